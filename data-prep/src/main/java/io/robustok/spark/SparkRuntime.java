@@ -1,0 +1,113 @@
+package io.robustok.spark;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValue;
+import io.robustok.config.Settings;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+/**
+ * The one place a SparkSession is made. Master from {@code spark.master} unless spark-submit already chose
+ * one; Kryo with ND4J's registrator; the Java 17 --add-opens flags and ND4J's off-heap limits on executors.
+ */
+public final class SparkRuntime {
+    private static final Logger log = LoggerFactory.getLogger(SparkRuntime.class);
+
+    /** Flags Spark needs on Java 17 (driver flags come from the launcher: bin/robustok, spark-submit conf). */
+    public static final String JAVA17_OPENS = String.join(" ",
+            "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED",
+            "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+            "--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+            "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+            "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+            "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+            "--add-opens=java.base/sun.nio.cs=ALL-UNNAMED", "--add-opens=java.base/sun.security.action=ALL-UNNAMED",
+            "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED", "-Djdk.reflect.useDirectMethodHandle=false",
+            "-Dio.netty.tryReflectionSetAccessible=true");
+
+    private static final String ND4J_REGISTRATOR = "org.nd4j.kryo.Nd4jRegistrator";
+
+    private SparkRuntime() {
+    }
+
+    /** Gets or creates the session for these settings. */
+    public static SparkSession session(Settings settings) {
+        Config s = settings.at("spark");
+        SparkConf conf = new SparkConf(true); // picks up spark-submit's spark.* system properties
+        if (!conf.contains("spark.master")) conf.setMaster(s.getString("master"));
+        conf.setIfMissing("spark.app.name", s.getString("app-name") + "-" + settings.config().getString("run.name"));
+        String master = conf.get("spark.master");
+        boolean local = master.startsWith("local");
+        conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+        if (classPresent(ND4J_REGISTRATOR)) conf.setIfMissing("spark.kryo.registrator", ND4J_REGISTRATOR);
+        conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
+        conf.setIfMissing("spark.driver.maxResultSize", "4g");
+        conf.setIfMissing("spark.sql.shuffle.partitions", "8");
+        String nd4jLimits = "-Dorg.bytedeco.javacpp.maxbytes=" + s.getString("nd4j-maxbytes")
+                + " -Dorg.bytedeco.javacpp.maxphysicalbytes=" + s.getString("nd4j-maxphysicalbytes");
+        conf.setIfMissing("spark.executor.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
+        conf.setIfMissing("spark.driver.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
+        if (local) {
+            conf.setIfMissing("spark.ui.enabled", "false");
+            conf.setIfMissing("spark.driver.host", "127.0.0.1");
+            conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        }
+        for (Map.Entry<String, ConfigValue> e : s.getConfig("conf").entrySet()) {
+            conf.set(unquote(e.getKey()), String.valueOf(e.getValue().unwrapped()));
+        }
+        SparkSession session = SparkSession.builder().config(conf).getOrCreate();
+        session.sparkContext().setLogLevel("WARN");
+        log.info("spark: master={} defaultParallelism={} workers={}", master,
+                session.sparkContext().defaultParallelism(), workers(settings, session));
+        return session;
+    }
+
+    /**
+     * Number of parameter-averaging workers: {@code spark.workers} when set, else Spark's default
+     * parallelism (cores of local[*], or executors x cores on a cluster).
+     */
+    public static int workers(Settings settings, SparkSession session) {
+        int w = settings.config().getInt("spark.workers");
+        return w > 0 ? w : session.sparkContext().defaultParallelism();
+    }
+
+    /** Runs one tiny task per worker slot and logs where it ran and the ND4J limits it sees. */
+    public static List<String> describeExecutors(SparkSession session, int slots) {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(session.sparkContext());
+        List<Integer> ids = new ArrayList<>();
+        IntStream.range(0, slots).forEach(ids::add);
+        List<String> lines = jsc.parallelize(ids, slots).map(i -> {
+            String host = InetAddress.getLocalHost().getHostName();
+            return "executor slot " + i + ": host=" + host + " pid=" + ManagementFactory.getRuntimeMXBean().getPid()
+                    + " maxbytes=" + System.getProperty("org.bytedeco.javacpp.maxbytes", "default")
+                    + " maxphysicalbytes=" + System.getProperty("org.bytedeco.javacpp.maxphysicalbytes", "default")
+                    + " heap=" + (Runtime.getRuntime().maxMemory() >> 20) + "MiB"
+                    + " cores=" + Runtime.getRuntime().availableProcessors();
+        }).collect();
+        lines.forEach(log::info);
+        return lines;
+    }
+
+    private static boolean classPresent(String name) {
+        try {
+            Class.forName(name, false, SparkRuntime.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
+    private static String unquote(String k) {
+        return k.startsWith("\"") && k.endsWith("\"") ? k.substring(1, k.length() - 1) : k;
+    }
+}

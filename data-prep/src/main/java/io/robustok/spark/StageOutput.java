@@ -1,0 +1,152 @@
+package io.robustok.spark;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.robustok.config.Settings;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * A stage's output directory, committed atomically: everything is written under a temporary sibling
+ * ({@code <dir>._tmp-<id>}), then the resolved config, its hash and provenance are added and the temporary
+ * directory is renamed to the final one. A complete output has {@link #COMPLETE}; a rerun skips it unless
+ * forced. Works on any Hadoop file system (file://, hdfs://, s3a://; on s3a the rename is a copy).
+ */
+public final class StageOutput {
+    private static final Logger log = LoggerFactory.getLogger(StageOutput.class);
+    public static final String COMPLETE = "_COMPLETE.json";
+    public static final String CONFIG = "_config.conf";
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path finalDir;
+    private final Path tmpDir;
+    private final FileSystem fs;
+
+    private StageOutput(Path finalDir, Path tmpDir, FileSystem fs) {
+        this.finalDir = finalDir;
+        this.tmpDir = tmpDir;
+        this.fs = fs;
+    }
+
+    public static FileSystem fs(String path) {
+        try {
+            return FileSystem.get(URI.create(qualify(path)), new Configuration());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open file system of " + path, e);
+        }
+    }
+
+    /** A path with a scheme: bare local paths become file:// absolute paths. */
+    public static String qualify(String path) {
+        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) return path;
+        return new java.io.File(path).getAbsoluteFile().toURI().toString();
+    }
+
+    /** True when {@code dir} holds a committed output. */
+    public static boolean isComplete(String dir) {
+        try {
+            return fs(dir).exists(new Path(qualify(dir), COMPLETE));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Starts writing {@code dir}: returns a handle whose {@link #tmp()} is where to write. */
+    public static StageOutput begin(String dir) {
+        Path f = new Path(qualify(dir));
+        FileSystem fs = fs(dir);
+        Path tmp = new Path(f.getParent(), f.getName() + "._tmp-" + UUID.randomUUID().toString().substring(0, 8));
+        try {
+            fs.mkdirs(tmp);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + tmp, e);
+        }
+        return new StageOutput(f, tmp, fs);
+    }
+
+    /** Temporary directory (qualified URI string) to write into. */
+    public String tmp() {
+        return tmpDir.toString();
+    }
+
+    public String finalPath() {
+        return finalDir.toString();
+    }
+
+    /** Writes a small text file into the temporary directory. */
+    public void writeText(String name, String text) {
+        try (FSDataOutputStream out = fs.create(new Path(tmpDir, name), true)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, e);
+        }
+    }
+
+    public void writeJson(String name, Object value) {
+        try {
+            writeText(name, JSON.writeValueAsString(value));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Adds config, hash and provenance, then renames the temporary directory over the final one
+     * (an older output there is moved aside first and deleted after the rename).
+     */
+    public void commit(String stage, Settings settings, Map<String, Object> provenance) {
+        writeText(CONFIG, settings.render());
+        Map<String, Object> done = new LinkedHashMap<>();
+        done.put("stage", stage);
+        done.put("config_sha256", settings.hash());
+        done.put("revision", Provenance.revision());
+        done.put("finished", Instant.now().toString());
+        done.put("overrides", settings.differencesFromDefaults());
+        done.putAll(provenance);
+        writeJson(COMPLETE, done);
+        try {
+            Path old = null;
+            if (fs.exists(finalDir)) {
+                old = new Path(finalDir.getParent(), finalDir.getName() + "._old-" + UUID.randomUUID().toString().substring(0, 8));
+                if (!fs.rename(finalDir, old)) throw new IOException("cannot move old output " + finalDir + " aside");
+            }
+            if (!fs.rename(tmpDir, finalDir)) throw new IOException("cannot rename " + tmpDir + " to " + finalDir);
+            if (old != null) fs.delete(old, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("commit of " + finalDir + " failed; partial output left in " + tmpDir, e);
+        }
+        log.info("{}: committed {}", stage, finalDir);
+    }
+
+    /** Deletes the temporary directory (after a failure). */
+    public void abort() {
+        try {
+            fs.delete(tmpDir, true);
+        } catch (IOException e) {
+            log.warn("could not delete {}: {}", tmpDir, e.toString());
+        }
+    }
+
+    /** Reads the provenance of a committed output, for the next stage's own provenance. */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> readProvenance(String dir) {
+        try (java.io.InputStream in = fs(dir).open(new Path(qualify(dir), COMPLETE))) {
+            return JSON.readValue(in, Map.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("no complete output at " + dir + ": run the stage that makes it first", e);
+        }
+    }
+}

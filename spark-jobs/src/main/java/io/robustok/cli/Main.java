@@ -1,0 +1,140 @@
+package io.robustok.cli;
+
+import io.robustok.config.ConfigError;
+import io.robustok.config.Settings;
+
+import java.io.File;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code robustok <stage> [--conf FILE] [--force] [key=value ...] [stage args]}.
+ * Exit codes: 0 done (or skipped: output complete), 1 bad input or failure (one line on stderr saying why),
+ * 2 usage.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Entry for a stage's own main class (spark-submit --class): same flags, stage fixed. */
+    public static void runStage(String stage, String[] args) {
+        String[] all = new String[args.length + 1];
+        all[0] = stage;
+        System.arraycopy(args, 0, all, 1, args.length);
+        System.exit(run(all, System.out, System.err));
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Map<String, Stage> stages = Stages.byName();
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+            usage(out, stages);
+            return args.length == 0 ? 2 : 0;
+        }
+        Stage stage = stages.get(args[0]);
+        if (stage == null) {
+            err.println("robustok: unknown stage '" + args[0] + "'" + suggest(args[0], stages)
+                    + "; run 'robustok --help' for the list");
+            return 2;
+        }
+        File conf = null;
+        List<String> overrides = new ArrayList<>();
+        List<String> rest = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--conf")) {
+                if (i + 1 >= args.length) {
+                    err.println("robustok: --conf needs a file, e.g. --conf conf/demo.conf");
+                    return 2;
+                }
+                conf = resolveConf(args[++i]);
+            } else if (a.startsWith("--conf=")) {
+                conf = resolveConf(a.substring(7));
+            } else if (a.equals("--force")) {
+                overrides.add("run.force=true");
+            } else if (a.equals("--help") || a.equals("-h")) {
+                out.println("robustok " + stage.name() + ": " + stage.summary());
+                out.println("usage: robustok " + stage.name() + " [--conf FILE] [--force] [key=value ...]");
+                return 0;
+            } else if (!a.startsWith("-") && a.contains("=") && a.indexOf('=') > 0 && !a.contains("/") || isKeyValue(a)) {
+                overrides.add(a);
+            } else {
+                rest.add(a);
+            }
+        }
+        try {
+            Settings settings = Settings.load(conf, overrides);
+            stage.run(new StageContext(settings, rest));
+            return 0;
+        } catch (ConfigError | UserError e) {
+            err.println("robustok " + stage.name() + ": " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+            if (root instanceof UserError || root instanceof ConfigError) {
+                err.println("robustok " + stage.name() + ": " + root.getMessage());
+                return 1;
+            }
+            e.printStackTrace(err);
+            err.println("robustok " + stage.name() + ": failed: " + e + (root != e ? " (cause: " + root + ")" : ""));
+            return 1;
+        }
+    }
+
+    private static boolean isKeyValue(String a) {
+        int eq = a.indexOf('=');
+        return eq > 0 && a.substring(0, eq).matches("[A-Za-z0-9_.\"-]+") && !a.startsWith("-");
+    }
+
+    /** --conf demo works too (conf/demo.conf, or the copy packaged in the jar). */
+    private static File resolveConf(String name) {
+        File f = new File(name);
+        if (f.isFile()) return f;
+        File c = new File("conf", name.endsWith(".conf") ? name : name + ".conf");
+        if (c.isFile()) return c;
+        throw new ConfigError("config file " + name + " does not exist: pass --conf with a path such as conf/demo.conf");
+    }
+
+    private static String suggest(String name, Map<String, Stage> stages) {
+        String best = null;
+        int bestD = Integer.MAX_VALUE;
+        for (String s : stages.keySet()) {
+            int d = levenshtein(name, s);
+            if (d < bestD) {
+                bestD = d;
+                best = s;
+            }
+        }
+        return best != null && bestD <= 3 ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    private static int levenshtein(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+        for (int i = 1; i <= a.length(); i++)
+            for (int j = 1; j <= b.length(); j++)
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1),
+                        d[i - 1][j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+        return d[a.length()][b.length()];
+    }
+
+    private static void usage(PrintStream out, Map<String, Stage> stages) {
+        out.println("usage: robustok <stage> [--conf FILE] [--force] [key=value ...]");
+        out.println();
+        out.println("stages:");
+        for (Stage s : stages.values()) out.printf("  %-18s %s%n", s.name(), s.summary());
+        out.println();
+        out.println("--conf FILE   experiment config (HOCON) that includes defaults.conf; default: defaults alone");
+        out.println("--force       redo the stage even if its complete output exists");
+        out.println("key=value     override any key of conf/defaults.conf, e.g. trainer.averaging-frequency=5");
+        out.println("Exit codes: 0 done or skipped, 1 bad input or failure (reason on stderr), 2 usage.");
+    }
+}

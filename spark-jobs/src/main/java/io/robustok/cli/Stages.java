@@ -1,0 +1,22 @@
+package io.robustok.cli;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The registry of stages, in pipeline order. Add a stage here and it is a CLI subcommand. */
+public final class Stages {
+    private Stages() {
+    }
+
+    public static List<Stage> all() {
+        return List.of(
+        );
+    }
+
+    public static Map<String, Stage> byName() {
+        Map<String, Stage> m = new LinkedHashMap<>();
+        for (Stage s : all()) m.put(s.name(), s);
+        return m;
+    }
+}

@@ -36,10 +36,14 @@ public final class Settings implements Serializable {
 
     private final String rendered;
     private final String hash;
+    private final String file;
+    private final List<String> overrides;
     private transient Config config;
 
-    private Settings(Config resolved) {
+    private Settings(Config resolved, File file, List<String> overrides) {
         this.config = resolved;
+        this.file = file == null ? null : file.getPath();
+        this.overrides = List.copyOf(overrides);
         this.rendered = resolved.root().render(ConfigRenderOptions.concise().setFormatted(false));
         this.hash = sha256(resolved.root().render(ConfigRenderOptions.concise()));
     }
@@ -89,8 +93,7 @@ public final class Settings implements Serializable {
         } catch (ConfigException e) {
             throw new ConfigError("config does not resolve: " + e.getMessage());
         }
-        Settings s = new Settings(resolved);
-        return s;
+        return new Settings(resolved, file, overrides);
     }
 
     private static String quoteIfNeeded(String v) {
@@ -184,18 +187,19 @@ public final class Settings implements Serializable {
         return config().root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
     }
 
-    /** A copy with more overrides on top (sweeps, stage-specific settings). */
-    public Settings with(List<String> overrides) {
-        Config over = ConfigFactory.empty();
-        for (String kv : overrides) {
-            int eq = kv.indexOf('=');
-            if (eq <= 0) throw new ConfigError("override '" + kv + "' is not key=value");
-            over = ConfigFactory.parseString(kv.substring(0, eq).trim() + " = " + quoteIfNeeded(kv.substring(eq + 1).trim()))
-                    .withFallback(over);
-        }
-        Config defaults = ConfigFactory.parseResources("defaults.conf");
-        checkKeys(over, defaults);
-        return new Settings(over.withFallback(config()).resolve());
+    /**
+     * A copy with more overrides on top (sweeps, the pipeline): reloaded from the same file and overrides,
+     * so substitutions such as {@code data.parquet = ${run.out}/data} follow the new values.
+     */
+    public Settings with(List<String> more) {
+        List<String> all = new ArrayList<>(overrides);
+        all.addAll(more);
+        return load(file == null ? null : new File(file), all);
+    }
+
+    /** The command-line overrides this run was loaded with. */
+    public List<String> overrides() {
+        return overrides;
     }
 
     /** Leaf keys whose value differs from defaults.conf, sorted: what makes this run different. */

@@ -43,6 +43,15 @@ public final class Main {
                     + "; run 'robustok --help' for the list");
             return 2;
         }
+        try {
+            return runStage(stage, args, out, err);
+        } catch (ConfigError | UserError e) {
+            err.println("robustok " + stage.name() + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static int runStage(Stage stage, String[] args, PrintStream out, PrintStream err) {
         File conf = null;
         List<String> overrides = new ArrayList<>();
         List<String> rest = new ArrayList<>();

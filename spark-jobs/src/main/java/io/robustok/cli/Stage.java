@@ -16,4 +16,9 @@ public interface Stage {
      * {@code ctx.force()} is false; writes to a temporary path and commits by rename.
      */
     void run(StageContext ctx) throws Exception;
+
+    /** Whether {@code robustok pipeline} runs this stage (in registry order). */
+    default boolean inPipeline() {
+        return true;
+    }
 }

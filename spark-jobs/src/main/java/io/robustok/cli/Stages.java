@@ -11,6 +11,9 @@ public final class Stages {
 
     public static List<Stage> all() {
         return List.of(
+                // stages in pipeline order (the pipeline runs those with inPipeline() in this order)
+                new io.robustok.jobs.PipelineStage(),
+                new io.robustok.jobs.ReportStage()
         );
     }
 

@@ -1,0 +1,53 @@
+package io.robustok.jobs;
+
+import io.robustok.cli.Main;
+import io.robustok.cli.Stage;
+import io.robustok.cli.StageContext;
+import io.robustok.cli.Stages;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs every pipeline stage in order on one Spark session, then the report. Each stage skips itself when
+ * its output is complete, so a rerun after a failure resumes at the first unfinished stage.
+ */
+public final class PipelineStage implements Stage {
+    private static final Logger log = LoggerFactory.getLogger(PipelineStage.class);
+
+    public static void main(String[] args) {
+        Main.runStage("pipeline", args);
+    }
+
+    @Override
+    public String name() {
+        return "pipeline";
+    }
+
+    @Override
+    public String summary() {
+        return "every stage in order (demo-data/prep to eval), then the report";
+    }
+
+    @Override
+    public boolean inPipeline() {
+        return false;
+    }
+
+    @Override
+    public void run(StageContext ctx) throws Exception {
+        long t0 = System.nanoTime();
+        for (Stage s : Stages.all()) {
+            if (!s.inPipeline()) continue;
+            long t = System.nanoTime();
+            log.info("pipeline: stage {} ...", s.name());
+            s.run(ctx);
+            log.info("pipeline: stage {} done in {}", s.name(), seconds(t));
+        }
+        new ReportStage().run(ctx);
+        log.info("pipeline: all stages done in {}", seconds(t0));
+    }
+
+    static String seconds(long t0) {
+        return String.format("%.1f s", (System.nanoTime() - t0) / 1e9);
+    }
+}

@@ -1,0 +1,123 @@
+package io.robustok.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.robustok.cli.Main;
+import io.robustok.cli.Stage;
+import io.robustok.cli.StageContext;
+import io.robustok.spark.StageOutput;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Summarises a run: every committed stage output under run.out (its provenance) and every evaluation
+ * result ({@code eval/*.json}), as report.md and report.json in {@code run.out/report}; prints the markdown.
+ */
+public final class ReportStage implements Stage {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static void main(String[] args) {
+        Main.runStage("report", args);
+    }
+
+    @Override
+    public String name() {
+        return "report";
+    }
+
+    @Override
+    public String summary() {
+        return "summarise the run's stage outputs and evaluation results (run.out/report)";
+    }
+
+    @Override
+    public boolean inPipeline() {
+        return false;
+    }
+
+    @Override
+    public void run(StageContext ctx) throws Exception {
+        String root = StageOutput.qualify(ctx.settings().config().getString("run.out"));
+        FileSystem fs = StageOutput.fs(root);
+        StringBuilder md = new StringBuilder();
+        md.append("# robustok run report: ").append(ctx.settings().config().getString("run.name")).append("\n\n");
+        md.append("Output root: ").append(root).append("\n\n");
+        md.append("| stage output | stage | finished | config sha256 | revision |\n|---|---|---|---|---|\n");
+        List<Map<String, Object>> stages = new ArrayList<>();
+        List<JsonNode> results = new ArrayList<>();
+        if (fs.exists(new Path(root))) {
+            FileStatus[] dirs = fs.listStatus(new Path(root));
+            Arrays.sort(dirs, Comparator.comparing(f -> f.getPath().getName()));
+            for (FileStatus d : dirs) {
+                if (!d.isDirectory() || d.getPath().getName().contains("._")) continue;
+                Path done = new Path(d.getPath(), StageOutput.COMPLETE);
+                if (!fs.exists(done)) continue;
+                JsonNode n = read(fs, done);
+                md.append("| ").append(d.getPath().getName()).append(" | ").append(n.path("stage").asText())
+                        .append(" | ").append(n.path("finished").asText()).append(" | ")
+                        .append(n.path("config_sha256").asText().substring(0, Math.min(12, n.path("config_sha256").asText().length())))
+                        .append(" | ").append(n.path("revision").asText()).append(" |\n");
+                stages.add(Map.of("dir", d.getPath().getName(), "provenance", n));
+                collectResults(fs, d.getPath(), results);
+            }
+        }
+        md.append("\n## Metrics\n\n");
+        if (results.isEmpty()) {
+            md.append("(no evaluation results yet)\n");
+        } else {
+            md.append("| metric | value | feature extractor | samples | source |\n|---|---|---|---|---|\n");
+            for (JsonNode r : results) {
+                md.append("| ").append(r.path("metric").asText()).append(" | ").append(fmt(r.path("value")))
+                        .append(" | ").append(r.path("feature_extractor").asText("")).append(" | ")
+                        .append(r.path("samples").asText("")).append(" | ").append(r.path("_file").asText()).append(" |\n");
+            }
+        }
+        StageOutput out = StageOutput.begin(root + "/report");
+        out.writeText("report.md", md.toString());
+        out.writeJson("report.json", Map.of("stages", stages, "results", results));
+        out.commit(name(), ctx.settings(), Map.of());
+        System.out.println(md);
+        System.out.println("report: " + root + "/report/report.md");
+    }
+
+    private static void collectResults(FileSystem fs, Path dir, List<JsonNode> results) throws IOException {
+        for (FileStatus f : fs.listStatus(dir)) {
+            String n = f.getPath().getName();
+            if (f.isFile() && n.endsWith(".json") && !n.startsWith("_")) {
+                JsonNode j = read(fs, f.getPath());
+                if (j.has("metric") && j.has("value")) {
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) j).put("_file", dir.getName() + "/" + n);
+                    results.add(j);
+                } else if (j.has("results") && j.get("results").isArray()) {
+                    Iterator<JsonNode> it = j.get("results").elements();
+                    while (it.hasNext()) {
+                        JsonNode r = it.next();
+                        if (r.isObject()) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("_file", dir.getName() + "/" + n);
+                        results.add(r);
+                    }
+                }
+            }
+        }
+    }
+
+    private static JsonNode read(FileSystem fs, Path p) throws IOException {
+        try (InputStream in = fs.open(p)) {
+            return JSON.readTree(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+    }
+
+    private static String fmt(JsonNode v) {
+        return v.isNumber() ? String.format("%.4f", v.asDouble()) : v.asText();
+    }
+}

@@ -1,0 +1,8 @@
+package io.robustok.train;
+
+/** A checkpoint in the output directory was written for a different architecture; the message names the tensor. */
+public final class CheckpointMismatchException extends IllegalStateException {
+    public CheckpointMismatchException(String message) {
+        super(message);
+    }
+}

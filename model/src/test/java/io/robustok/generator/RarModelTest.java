@@ -1,0 +1,132 @@
+package io.robustok.generator;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RarModelTest {
+
+    private static double maxDiffAt(INDArray a, INDArray b, int j) {
+        INDArray x = a.get(NDArrayIndex.all(), NDArrayIndex.point(j), NDArrayIndex.all());
+        INDArray y = b.get(NDArrayIndex.all(), NDArrayIndex.point(j), NDArrayIndex.all());
+        return x.sub(y).amaxNumber().doubleValue();
+    }
+
+    /**
+     * Changing the token at generation step k must leave the predictions of steps 0..k unchanged (step k predicts
+     * that very token: it must not see it) and must change some later prediction. Checked in raster order and in a
+     * random order, with and without the step embedding.
+     */
+    @Test
+    void causalMaskHidesTargetAndFuture() {
+        for (boolean step : new boolean[]{true, false}) {
+            RarConfig cfg = Fixtures.tiny(step);
+            Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 7));
+            int t = cfg.tokens();
+            int[][] x = Fixtures.randomTokens(2, t, cfg.codebookSize(), 3);
+            int[] cond = {cfg.classRow(1), cfg.nullClassRow()};
+            int[][] orders = {TokenOrder.sample(1, t, 0.0, new SplittableRandom(1))[0],
+                    TokenOrder.sample(1, t, 1.0, new SplittableRandom(2))[0]};
+            INDArray base = rar.logits(RarInputs.of(cfg, x, cond, orders));
+            for (int k = 0; k < t; k++) {
+                int[][] y = new int[][]{x[0].clone(), x[1].clone()};
+                for (int i = 0; i < 2; i++) {
+                    int p = orders[i][k];
+                    y[i][p] = (y[i][p] + 1 + k) % cfg.codebookSize();
+                }
+                INDArray changed = rar.logits(RarInputs.of(cfg, y, cond, orders));
+                for (int j = 0; j <= k; j++) {
+                    assertTrue(maxDiffAt(base, changed, j) == 0.0,
+                            "step " + j + " saw the token of step " + k + " (stepEmbedding=" + step + ")");
+                }
+                if (k < t - 1) {
+                    assertTrue(maxDiffAt(base, changed, k + 1) > 1e-4, "step " + (k + 1) + " ignores its prefix");
+                }
+            }
+        }
+    }
+
+    /** The class condition reaches every prediction (through the class token and adaLN). */
+    @Test
+    void classConditionMatters() {
+        RarConfig cfg = Fixtures.tiny(true);
+        Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 8));
+        int[][] x = Fixtures.randomTokens(1, cfg.tokens(), cfg.codebookSize(), 4);
+        INDArray a = rar.logits(RarInputs.of(cfg, x, new int[]{cfg.classRow(0)}, null));
+        INDArray b = rar.logits(RarInputs.of(cfg, x, new int[]{cfg.classRow(2)}, null));
+        for (int j = 0; j < cfg.tokens(); j++) assertTrue(maxDiffAt(a, b, j) > 1e-4, "step " + j);
+    }
+
+    /**
+     * The target-aware embedding is what tells the network which position comes next: the same prefix with two
+     * orders that differ only in the next position must give different predictions.
+     */
+    @Test
+    void targetAwareEmbeddingTellsNextPosition() {
+        RarConfig cfg = Fixtures.tiny(true);
+        Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 9));
+        int t = cfg.tokens();
+        int[][] x = Fixtures.randomTokens(1, t, cfg.codebookSize(), 5);
+        int[] o1 = new int[t], o2 = new int[t];
+        for (int j = 0; j < t; j++) o1[j] = o2[j] = j;
+        o2[2] = 5;
+        o2[5] = 2; // same prefix (0, 1), next position 5 instead of 2
+        int[] cond = {cfg.classRow(0)};
+        INDArray a = rar.logits(RarInputs.of(cfg, x, cond, new int[][]{o1}));
+        INDArray b = rar.logits(RarInputs.of(cfg, x, cond, new int[][]{o2}));
+        assertEquals(0.0, maxDiffAt(a, b, 0) + maxDiffAt(a, b, 1), 0.0);
+        assertTrue(maxDiffAt(a, b, 2) > 1e-4);
+        RarInputs in = RarInputs.of(cfg, x, cond, new int[][]{o2});
+        assertArrayEquals(new int[]{0, 1, 2, 6, 4, 5, 3, 7, 8}, in.target().toIntVector());
+        assertArrayEquals(new int[]{0, 1, 2, 3, 7, 5, 6, 4, 8}, in.pos().toIntVector());
+        assertEquals(x[0][5], in.labels().getInt(0, 2));
+    }
+
+    @Test
+    void randomOrderIsPermutationAtROneAndRasterAtRZero() {
+        int n = 64, t = 16;
+        int[][] random = TokenOrder.sample(n, t, 1.0, new SplittableRandom(11));
+        int nonRaster = 0;
+        for (int[] o : random) {
+            int[] sorted = o.clone();
+            Arrays.sort(sorted);
+            for (int j = 0; j < t; j++) assertEquals(j, sorted[j], "not a permutation: " + Arrays.toString(o));
+            boolean raster = true;
+            for (int j = 0; j < t; j++) raster &= o[j] == j;
+            if (!raster) nonRaster++;
+        }
+        assertEquals(n, nonRaster);
+        for (int[] o : TokenOrder.sample(n, t, 0.0, new SplittableRandom(12))) {
+            for (int j = 0; j < t; j++) assertEquals(j, o[j]);
+        }
+        int[][] half = TokenOrder.sample(2000, t, 0.5, new SplittableRandom(13));
+        int permuted = 0;
+        for (int[] o : half) if (o[0] != 0 || o[1] != 1 || o[2] != 2) permuted++;
+        assertEquals(1000, permuted, 80);
+    }
+
+    @Test
+    void randomRatioAnneals() {
+        TokenOrder a = new TokenOrder(125_000, 187_500);
+        assertEquals(1.0, a.randomRatio(0));
+        assertEquals(1.0, a.randomRatio(125_000));
+        assertEquals(0.5, a.randomRatio(156_250), 1e-12);
+        assertEquals(0.0, a.randomRatio(187_500));
+        assertEquals(0.0, a.randomRatio(250_000));
+    }
+
+    @Test
+    void parameterCountMatchesShapes() {
+        RarConfig cfg = Fixtures.tiny(true);
+        long n = 0;
+        for (INDArray a : Rar.init(cfg, 1).values()) n += a.length();
+        assertEquals(cfg.parameterCount(), n);
+    }
+}

@@ -1,0 +1,126 @@
+package io.robustok.tokenizer;
+
+import io.robustok.train.StepContext;
+import io.robustok.train.TrainState;
+import io.robustok.train.TrainingTask;
+import io.robustok.train.Worker;
+
+import java.io.Serializable;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Main training of the tokenizer (SPEC sections 2-3) for the parameter-averaging master. A step is: the
+ * perturbation draw, the generator forward with all losses and one backward, AdamW on the tokenizer; then, once the
+ * GAN is on, the discriminator step. See {@link TokenizerWorker#step}.
+ *
+ * <p>The record type is the stage glue's choice: it passes a {@link Batcher} that turns a partition's records into
+ * {@link ImageBatch}es of {@link #batchSize()} images (e.g. the data-prep reader of Parquet rows).
+ *
+ * @param <R> one input record
+ */
+public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
+    private static final long serialVersionUID = 1L;
+
+    /** Records to minibatches of exactly {@code batchSize} images in [-1, 1]; the last short batch is dropped. */
+    @FunctionalInterface
+    public interface Batcher<R> extends Serializable {
+        Iterator<ImageBatch> batches(Iterator<R> records, int batchSize, long seed);
+    }
+
+    private final TokenizerConfig cfg;
+    private final double gradClip;
+    private final Batcher<R> batcher;
+
+    /**
+     * @param cfg      the tokenizer section
+     * @param gradClip global-norm clip of the tokenizer's gradients (trainer.grad-clip; 0: off, the paper's setting)
+     * @param batcher  records to image batches
+     */
+    public TokenizerTask(TokenizerConfig cfg, double gradClip, Batcher<R> batcher) {
+        this.cfg = cfg;
+        this.gradClip = gradClip;
+        this.batcher = batcher;
+    }
+
+    @Override
+    public String name() {
+        return "tokenizer";
+    }
+
+    @Override
+    public TrainState init() {
+        return new TokenizerWorker(cfg, gradClip).state().copy();
+    }
+
+    @Override
+    public Worker<ImageBatch> newWorker() {
+        return new TokenizerWorker(cfg, gradClip);
+    }
+
+    @Override
+    public String workerKey() {
+        return cfg.architectureKey() + ":" + cfg.ganStartEpoch() + ":" + gradClip;
+    }
+
+    @Override
+    public List<String> metricNames() {
+        return TokenizerWorker.METRICS;
+    }
+
+    @Override
+    public int batchSize() {
+        return cfg.batchSize();
+    }
+
+    @Override
+    public Iterator<ImageBatch> batches(Iterator<R> records, long seed) {
+        return batcher.batches(records, cfg.batchSize(), seed);
+    }
+
+    @Override
+    public int size(ImageBatch batch) {
+        return batch.size();
+    }
+
+    public TokenizerConfig config() {
+        return cfg;
+    }
+
+    /** A batcher for records that are CHW float images in [-1, 1] (no augmentation). */
+    public static Batcher<float[]> chwBatcher(int imageSize) {
+        return (records, batchSize, seed) -> new Iterator<>() {
+            private ImageBatch next = fill();
+
+            private ImageBatch fill() {
+                int per = 3 * imageSize * imageSize;
+                float[] buf = new float[batchSize * per];
+                for (int i = 0; i < batchSize; i++) {
+                    if (!records.hasNext()) return null;
+                    float[] r = records.next();
+                    if (r.length != per) throw new IllegalArgumentException("record of " + r.length + " floats, expected " + per);
+                    System.arraycopy(r, 0, buf, i * per, per);
+                }
+                return new ImageBatch(org.nd4j.linalg.factory.Nd4j.create(buf, new long[]{batchSize, 3, imageSize, imageSize}), null);
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public ImageBatch next() {
+                if (next == null) throw new java.util.NoSuchElementException();
+                ImageBatch b = next;
+                next = fill();
+                return b;
+            }
+        };
+    }
+
+    /** Unused by the master; documents how a step is addressed. */
+    static StepContext stepAt(long step, double epoch, long seed) {
+        return new StepContext(step, (int) Math.floor(epoch), epoch, 1.0, seed);
+    }
+}

@@ -1,0 +1,297 @@
+package io.robustok.tokenizer;
+
+import io.robustok.nn.ParamStore;
+import io.robustok.train.AdamW;
+import io.robustok.train.GradClip;
+import io.robustok.train.StepContext;
+import io.robustok.train.TrainState;
+import io.robustok.train.Worker;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Executor-side tokenizer training (SPEC sections 2-3). Graphs are built once; each step feeds placeholders and
+ * updates the parameter arrays in place.
+ *
+ * <p>Three graphs share one set of parameter arrays: the generator step without GAN (before the GAN start epoch),
+ * the generator step with the GAN term, and the discriminator step.
+ *
+ * <p>Adaptive GAN weight (VQGAN): ||dL_rec/dW|| / ||dL_gan/dW|| at the decoder head W. Because the head is linear,
+ * y = h W + b, each norm is ||h^T dL/dy||: zero "probe" tensors are added to y on the rec branch and on the GAN
+ * branch, and their gradients (dL/dy of each branch) come out of the same backward pass as the weight gradients,
+ * so no second backward is needed. The weight multiplying the GAN loss in step t is the one measured in step t-1 on
+ * this worker (the first GAN step measures it first): a one-step lag in a slowly varying, clamped scalar, in
+ * exchange for a single backward pass per step.
+ */
+public final class TokenizerWorker implements Worker<ImageBatch> {
+    private static final Logger LOG = LoggerFactory.getLogger(TokenizerWorker.class);
+    static final List<String> METRICS = List.of("loss", "rec", "codebook", "commit", "perceptual", "gan", "disc",
+            "adaptive_weight", "psnr", "alpha", "delta", "perturbed", "perplexity", "usage", "grad_norm");
+
+    private final TokenizerConfig cfg;
+    private final int batch;
+    private final double gradClip;
+    private final AdamW genOpt;
+    private final AdamW discOpt;
+    private final DiffAugment aug;
+    private final int topK;
+
+    private final SameDiff recGraph;
+    private SameDiff ganGraph;
+    private SameDiff discGraph;
+    private final LinkedHashMap<String, INDArray> tokParams;
+    private LinkedHashMap<String, INDArray> discParams = new LinkedHashMap<>();
+    private final LinkedHashMap<String, INDArray> optState = new LinkedHashMap<>();
+
+    private final CodeUsage usage;
+    private int usageEpoch = -1;
+    private double adaptive = Double.NaN;
+    private double emaReal;
+    private double emaFake;
+
+    public TokenizerWorker(TokenizerConfig cfg, double gradClip) {
+        this.cfg = cfg;
+        this.batch = cfg.batchSize();
+        this.gradClip = gradClip;
+        this.genOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay());
+        this.discOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), 0);
+        this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize());
+        this.topK = Math.max(1, Math.min(cfg.codebookSize(), cfg.perturb().enabled() ? cfg.perturb().deltaMax() : 1));
+        this.usage = new CodeUsage(cfg.codebookSize());
+        if (!cfg.lpipsWeights().isEmpty() || !cfg.dinov2Weights().isEmpty() || cfg.discType().equals("dino")) {
+            throw new UnsupportedOperationException("tokenizer: LPIPS, DINOv2 semantic loss and the DINO discriminator are not "
+                    + "implemented in this version; leave tokenizer.weights.* empty and disc.type = patchgan");
+        }
+        LOG.info("tokenizer: perceptual loss OFF (tokenizer.weights.lpips not set), semantic loss OFF "
+                + "(tokenizer.weights.dinov2 not set), discriminator = patchgan from scratch");
+
+        recGraph = SameDiff.create();
+        ParamStore store = ParamStore.create(recGraph, cfg.seed());
+        buildGenerator(store, false);
+        tokParams = store.arrays();
+        genOpt.init("gen", tokParams, optState);
+        if (cfg.ganEnabled()) {
+            discGraph = SameDiff.create();
+            ParamStore ds = ParamStore.create(discGraph, cfg.seed() + 1);
+            buildDiscriminator(ds);
+            discParams = ds.arrays();
+            discOpt.init("disc", discParams, optState);
+            ganGraph = SameDiff.create();
+            Map<String, INDArray> all = new HashMap<>(tokParams);
+            all.putAll(discParams);
+            buildGenerator(ParamStore.frozen(ganGraph, all), true);
+        }
+    }
+
+    /**
+     * The generator-side graph. Placeholders: image [N,3,H,W], pick [N*T, 2] (row, rank) of the perturbation; with
+     * GAN also ganWeight (scalar) and the fake's DiffAugment parameters. Outputs: loss, rec, codebook, commit, ids,
+     * recon (+ gan, headIn and the probes' gradients with GAN).
+     */
+    private void buildGenerator(ParamStore p, boolean gan) {
+        SameDiff sd = p.sd();
+        int rows = batch * cfg.tokens();
+        SDVariable image = sd.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
+        SDVariable pick = sd.placeHolder("pick", DataType.INT, -1, 2);
+
+        // quantize (SPEC section 2): nearest code on the unit sphere = largest cosine; losses on the CLEAN code
+        SDVariable z = TokenizerNet.encoder(p, cfg, image);
+        SDVariable cb = TokenizerNet.codebook(p, cfg);
+        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, cb, cfg.codebookSize(), pick, topK, cfg.commitment());
+        SDVariable codebook = q.codebookLoss();
+        SDVariable commit = q.commitLoss();
+        SDVariable decoderIn = q.decoderIn();
+
+        TokenizerNet.Decoded dec = TokenizerNet.decoder(p, cfg, decoderIn);
+        SDVariable y = dec.pixels();
+        SDVariable yRec = y;
+        if (gan) {
+            yRec = y.add(sd.var("probeRec", Nd4j.zeros(DataType.FLOAT, rows / cfg.tokens() * cfg.patchTokens(), cfg.patchDim())));
+            sd.updateVariableNameAndReference(dec.headIn(), "headIn");
+        }
+        SDVariable recon = TokenizerNet.toImage(sd, cfg, yRec);
+        sd.updateVariableNameAndReference(recon, "recon");
+        // every loss compares with the CLEAN input image (SPEC section 3, point 5)
+        SDVariable rec = sd.mean(sd.math().square(recon.sub(image)));
+        SDVariable loss = rec.mul(cfg.recWeight()).add(codebook).add(commit);
+        if (gan) {
+            SDVariable yGan = y.add(sd.var("probeGan", Nd4j.zeros(DataType.FLOAT, (long) batch * cfg.patchTokens(), cfg.patchDim())));
+            SDVariable fake = aug.apply(sd, "fake", TokenizerNet.toImage(sd, cfg, yGan));
+            SDVariable ganLoss = sd.mean(PatchGan.apply(p, fake, cfg.discChannels(), cfg.discLayers())).neg();
+            sd.updateVariableNameAndReference(ganLoss, "gan");
+            loss = loss.add(ganLoss.mul(sd.placeHolder("ganWeight", DataType.FLOAT)));
+        }
+        sd.updateVariableNameAndReference(rec, "rec");
+        sd.updateVariableNameAndReference(codebook, "codebook");
+        sd.updateVariableNameAndReference(commit, "commit");
+        sd.updateVariableNameAndReference(loss, "loss");
+        sd.setLossVariables("loss");
+    }
+
+    /** Hinge discriminator loss with LeCAM regularisation, on DiffAugmented real and (detached) fake images. */
+    private void buildDiscriminator(ParamStore p) {
+        SameDiff sd = p.sd();
+        int s = cfg.imageSize();
+        SDVariable real = aug.apply(sd, "real", sd.placeHolder("real", DataType.FLOAT, -1, 3, s, s));
+        SDVariable fake = aug.apply(sd, "fake", sd.placeHolder("fake", DataType.FLOAT, -1, 3, s, s));
+        // both through one discriminator call: a single set of parameter variables
+        SDVariable logits = PatchGan.apply(p, sd.concat(0, real, fake), cfg.discChannels(), cfg.discLayers());
+        SDVariable[] rf = sd.split(logits, 2, 0);
+        SDVariable hinge = sd.mean(sd.nn().relu(rf[0].rsub(1.0), 0)).add(sd.mean(sd.nn().relu(rf[1].add(1.0), 0)));
+        SDVariable emaReal = sd.placeHolder("emaReal", DataType.FLOAT);
+        SDVariable emaFake = sd.placeHolder("emaFake", DataType.FLOAT);
+        // LeCAM (Yu et al. 2021): pull real logits toward the EMA of fake ones and vice versa
+        SDVariable lecam = sd.mean(sd.math().square(sd.nn().relu(rf[0].sub(emaFake), 0)))
+                .add(sd.mean(sd.math().square(sd.nn().relu(emaReal.sub(rf[1]), 0))));
+        SDVariable loss = hinge.add(lecam.mul(cfg.lecamWeight()));
+        sd.updateVariableNameAndReference(loss, "dloss");
+        sd.updateVariableNameAndReference(hinge, "hinge");
+        sd.updateVariableNameAndReference(sd.mean(rf[0]), "meanReal");
+        sd.updateVariableNameAndReference(sd.mean(rf[1]), "meanFake");
+        sd.setLossVariables("dloss");
+    }
+
+    @Override
+    public void load(TrainState state) {
+        Map<String, INDArray> p = state.params();
+        for (Map.Entry<String, INDArray> e : tokParams.entrySet()) copy(p, e.getKey(), e.getValue());
+        for (Map.Entry<String, INDArray> e : discParams.entrySet()) copy(p, e.getKey(), e.getValue());
+        for (Map.Entry<String, INDArray> e : optState.entrySet()) copy(state.optState(), e.getKey(), e.getValue());
+    }
+
+    private static void copy(Map<String, INDArray> from, String name, INDArray into) {
+        INDArray v = from.get(name);
+        if (v == null) throw new IllegalArgumentException("state has no tensor " + name + ", expected shape " + java.util.Arrays.toString(into.shape()));
+        if (!java.util.Arrays.equals(v.shape(), into.shape())) {
+            throw new IllegalArgumentException("tensor " + name + " has shape " + java.util.Arrays.toString(v.shape())
+                    + ", expected " + java.util.Arrays.toString(into.shape()));
+        }
+        into.assign(v);
+    }
+
+    @Override
+    public TrainState state() {
+        LinkedHashMap<String, INDArray> p = new LinkedHashMap<>(tokParams);
+        p.putAll(discParams);
+        return new TrainState(p, optState);
+    }
+
+    @Override
+    public double[] step(ImageBatch b, StepContext ctx) {
+        if (b.size() != batch) throw new IllegalArgumentException("batch of " + b.size() + " images, the graph expects " + batch);
+        double epoch = ctx.epochFraction();
+        if (ctx.epoch() != usageEpoch) {
+            usage.reset();
+            usageEpoch = ctx.epoch();
+        }
+        // 1. perturbation draw for this step (SPEC section 3)
+        LatentPerturbation.Schedule sch = cfg.perturb();
+        double alpha = sch.alpha(epoch);
+        int delta = Math.min(sch.delta(epoch), topK);
+        int[] ranks = LatentPerturbation.drawRanks(batch, cfg.tokens(), alpha, delta, sch.beta(), ctx.seed());
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put("image", b.images());
+        ph.put("pick", LatentPerturbation.gatherIndices(ranks));
+
+        // 2. generator step: forward, all losses, one backward
+        boolean ganOn = cfg.ganEnabled() && epoch >= cfg.ganStartEpoch();
+        List<String> outs = new ArrayList<>(List.of("loss", "rec", "codebook", "commit", "ids"));
+        List<String> wrt = new ArrayList<>(tokParams.keySet());
+        SameDiff g = recGraph;
+        double usedWeight = 0;
+        if (ganOn) {
+            g = ganGraph;
+            aug.draw(ph, "fake", batch, ctx.seed() ^ 0x5DEECE66DL);
+            if (Double.isNaN(adaptive)) adaptive = measureAdaptive(ph);
+            usedWeight = cfg.ganWeight() * adaptive;
+            ph.put("ganWeight", Nd4j.scalar((float) usedWeight));
+            outs.addAll(List.of("gan", "headIn", "recon"));
+            wrt.addAll(List.of("probeRec", "probeGan"));
+        }
+        OutAndGrad r = g.calculateGradientsAndOutputs(ph, outs, wrt);
+        Map<String, INDArray> o = r.getOutputs();
+        Map<String, INDArray> grads = r.getGradients();
+        double gan = 0;
+        if (ganOn) {
+            gan = o.get("gan").getDouble(0);
+            adaptive = adaptiveWeight(o.get("headIn"), grads.get("probeRec"), grads.get("probeGan"), usedWeight);
+        }
+        List<INDArray> tokGrads = new ArrayList<>();
+        for (String k : tokParams.keySet()) tokGrads.add(grads.get(k));
+        double gradNorm = GradClip.clip(tokGrads, gradClip);
+        genOpt.step("gen", tokParams, grads, optState, cfg.lr() * ctx.lrScale());
+
+        // 3. discriminator step on the reconstruction of this step (detached)
+        double disc = 0;
+        if (ganOn) {
+            Map<String, INDArray> dph = new HashMap<>();
+            dph.put("real", b.images());
+            dph.put("fake", o.get("recon"));
+            aug.draw(dph, "real", batch, ctx.seed() ^ 0x2545F4914F6CDD1DL);
+            aug.draw(dph, "fake", batch, ctx.seed() ^ 0x9E3779B97F4A7C15L);
+            dph.put("emaReal", Nd4j.scalar((float) emaReal));
+            dph.put("emaFake", Nd4j.scalar((float) emaFake));
+            OutAndGrad dr = discGraph.calculateGradientsAndOutputs(dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
+                    new ArrayList<>(discParams.keySet()));
+            discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * ctx.lrScale());
+            disc = dr.getOutputs().get("hinge").getDouble(0);
+            double d = cfg.lecamDecay();
+            emaReal = d * emaReal + (1 - d) * dr.getOutputs().get("meanReal").getDouble(0);
+            emaFake = d * emaFake + (1 - d) * dr.getOutputs().get("meanFake").getDouble(0);
+        }
+
+        // 4. metrics
+        int[] ids = o.get("ids").toIntVector();
+        CodeUsage batchUsage = new CodeUsage(cfg.codebookSize());
+        batchUsage.add(ids);
+        usage.add(ids);
+        int perturbed = 0;
+        for (int k : ranks) if (k != 0) perturbed++;
+        double rec = o.get("rec").getDouble(0);
+        return new double[]{o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0), 0.0,
+                gan, disc, ganOn ? adaptive : 0.0, psnr(rec), alpha, delta, perturbed / (double) ranks.length,
+                batchUsage.perplexity(), usage.usedFraction(), gradNorm};
+    }
+
+    /** First GAN step on this worker: one extra pass to measure the weight instead of guessing it. */
+    private double measureAdaptive(Map<String, INDArray> ph) {
+        ph.put("ganWeight", Nd4j.scalar(1f));
+        OutAndGrad r = ganGraph.calculateGradientsAndOutputs(ph, List.of("headIn"), List.of("probeRec", "probeGan"));
+        return adaptiveWeight(r.getOutputs().get("headIn"), r.getGradients().get("probeRec"), r.getGradients().get("probeGan"), 1.0);
+    }
+
+    /**
+     * VQGAN's weight ||grad_W L_rec|| / (||grad_W L_gan|| + 1e-4), clamped to [0, adaptive-max], with
+     * grad_W L = h^T dL/dy at the linear head; {@code ganScale} is the factor the GAN loss carried in the pass.
+     */
+    double adaptiveWeight(INDArray headIn, INDArray gRec, INDArray gGanScaled, double ganScale) {
+        double nRec = headIn.transpose().mmul(gRec).norm2Number().doubleValue();
+        double nGan = headIn.transpose().mmul(gGanScaled).norm2Number().doubleValue() / Math.max(ganScale, 1e-12);
+        return Math.max(0, Math.min(cfg.adaptiveMax(), nRec / (nGan + 1e-4)));
+    }
+
+    /** PSNR in dB for images in [-1, 1] (peak-to-peak 2) from the mean squared error. */
+    static double psnr(double mse) {
+        return 10 * Math.log10(4.0 / Math.max(mse, 1e-12));
+    }
+
+    TokenizerConfig config() {
+        return cfg;
+    }
+
+    SameDiff recGraph() {
+        return recGraph;
+    }
+}

@@ -1,0 +1,90 @@
+package io.robustok.tokenizer;
+
+import io.robustok.nn.ParamStore;
+import org.junit.jupiter.api.Test;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** SPEC section 2: which parameters each quantizer loss moves, and the straight-through path. */
+class QuantizerTest {
+    private static final int BATCH = 2;
+
+    /** Gradient norm per network ("encoder/", "quantizer/", "decoder/") of the scalar {@code loss}. */
+    private static Map<String, Double> gradNorms(String loss) {
+        TokenizerConfig c = TestConfigs.tiny(BATCH);
+        SameDiff sd = SameDiff.create();
+        ParamStore p = ParamStore.create(sd, 7);
+        SDVariable image = sd.placeHolder("image", DataType.FLOAT, -1, 3, c.imageSize(), c.imageSize());
+        SDVariable pick = sd.placeHolder("pick", DataType.INT, -1, 2);
+        SDVariable z = TokenizerNet.encoder(p, c, image);
+        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, TokenizerNet.codebook(p, c), c.codebookSize(), pick, 4, 0.25);
+        SDVariable recon = TokenizerNet.toImage(sd, c, TokenizerNet.decoder(p, c, q.decoderIn()).pixels());
+        sd.updateVariableNameAndReference(sd.mean(sd.math().square(recon.sub(image))), "rec");
+        sd.updateVariableNameAndReference(q.codebookLoss(), "codebook");
+        sd.updateVariableNameAndReference(q.commitLoss(), "commit");
+        sd.setLossVariables(loss);
+        Map<String, INDArray> ph = new HashMap<>();
+        Nd4j.getRandom().setSeed(1);
+        ph.put("image", Nd4j.rand(DataType.FLOAT, BATCH, 3, c.imageSize(), c.imageSize()).muli(2).subi(1));
+        ph.put("pick", LatentPerturbation.gatherIndices(new int[BATCH * c.tokens()]));
+        Map<String, INDArray> g = sd.calculateGradients(ph, p.arrays().keySet());
+        Map<String, Double> norms = new HashMap<>(Map.of("encoder/", 0.0, "quantizer/", 0.0, "decoder/", 0.0));
+        for (String name : p.arrays().keySet()) {
+            INDArray gi = g.get(name);
+            double n = gi == null ? 0 : gi.norm2Number().doubleValue();
+            String net = name.substring(0, name.indexOf('/') + 1);
+            norms.merge(net, n * n, Double::sum);
+        }
+        return norms;
+    }
+
+    @Test
+    void reconstructionGradientReachesEncoderThroughStraightThrough() {
+        Map<String, Double> n = gradNorms("rec");
+        assertTrue(n.get("encoder/") > 1e-12, "encoder gets the rec gradient: " + n);
+        assertTrue(n.get("decoder/") > 1e-12, "decoder gets the rec gradient: " + n);
+        assertEquals(0.0, n.get("quantizer/"), 1e-20, "rec loss must not move the codebook (sg on zq - z): " + n);
+    }
+
+    @Test
+    void codebookLossMovesOnlyTheCodebook() {
+        Map<String, Double> n = gradNorms("codebook");
+        assertTrue(n.get("quantizer/") > 1e-12, "" + n);
+        assertEquals(0.0, n.get("encoder/"), 1e-20, "" + n);
+        assertEquals(0.0, n.get("decoder/"), 1e-20, "" + n);
+    }
+
+    @Test
+    void commitmentLossMovesOnlyTheEncoder() {
+        Map<String, Double> n = gradNorms("commit");
+        assertTrue(n.get("encoder/") > 1e-12, "" + n);
+        assertEquals(0.0, n.get("quantizer/"), 1e-20, "" + n);
+        assertEquals(0.0, n.get("decoder/"), 1e-20, "" + n);
+    }
+
+    @Test
+    void usageCountsMergeAndGivePerplexity() {
+        CodeUsage a = new CodeUsage(4);
+        a.add(new int[]{0, 1});
+        CodeUsage b = new CodeUsage(4);
+        b.add(new int[]{2, 3});
+        a.merge(b);
+        assertEquals(4, a.total());
+        assertEquals(1.0, a.usedFraction(), 1e-12);
+        assertEquals(Math.log(4), a.entropy(), 1e-12);
+        assertEquals(4.0, a.perplexity(), 1e-9);
+        CodeUsage c = new CodeUsage(4);
+        c.add(new int[]{1, 1, 1, 1});
+        assertEquals(1.0, c.perplexity(), 1e-12);
+        assertEquals(0.25, c.usedFraction(), 1e-12);
+    }
+}

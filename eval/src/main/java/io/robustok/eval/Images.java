@@ -32,7 +32,8 @@ public final class Images {
         float[] f = images.permute(0, 2, 3, 1).dup('c').castTo(DataType.FLOAT).data().asFloat();
         byte[] out = new byte[f.length];
         for (int i = 0; i < f.length; i++) {
-            float v = (f[i] + 1f) * 127.5f;
+            // + 1e-3: uint8 -> [-1, 1] -> uint8 must be the identity; float32 lands a hair below the integer
+            float v = (f[i] + 1f) * 127.5f + 1e-3f;
             out[i] = (byte) (int) Math.max(0f, Math.min(255f, v));
         }
         return out;

@@ -1,0 +1,131 @@
+package io.robustok.jobs.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.robustok.eval.DemoFeatureNet;
+import io.robustok.eval.EvalSettings;
+import io.robustok.eval.FashionMnist;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Trains the demo feature network (SPEC section 9) on Fashion-MNIST's train split through DL4J's own Spark
+ * integration (SparkComputationGraph + ParameterAveragingTrainingMaster: each worker fits its minibatches,
+ * the driver averages parameters every few), checks its test accuracy and caches it: once trained, every
+ * later evaluation loads the same file, and its SHA-256 labels every metric.
+ */
+public final class FeatureNetTraining {
+    private static final Logger log = LoggerFactory.getLogger(FeatureNetTraining.class);
+
+    private FeatureNetTraining() {
+    }
+
+    /** What training produced. */
+    public record Result(Path model, String checksum, double testAccuracy, int trainImages, int epochs, double seconds, boolean cached) {
+    }
+
+    /** The cached network, trained first when missing. Fails when its test accuracy is below the configured minimum. */
+    public static Result ensure(JavaSparkContext jsc, EvalSettings settings, int workers) throws IOException {
+        Path model = DemoFeatureNet.modelPath(settings.featureNetDir());
+        Path meta = model.resolveSibling("feature-net.json");
+        if (Files.isRegularFile(model) && Files.isRegularFile(meta)) {
+            var m = new ObjectMapper().readTree(meta.toFile());
+            String sum = DemoFeatureNet.load(model).checksum();
+            if (!sum.equals(m.get("checksum").asText())) {
+                throw new IOException(model + " does not match the checksum in " + meta + ": delete the directory to retrain");
+            }
+            return new Result(model, sum, m.get("test_accuracy").asDouble(), m.get("train_images").asInt(),
+                    m.get("epochs").asInt(), m.get("seconds").asDouble(), true);
+        }
+        return train(jsc, settings.featureNet(), model, workers, settings.seed());
+    }
+
+    public static Result train(JavaSparkContext jsc, EvalSettings.FeatureNet cfg, Path model, int workers, long seed) throws IOException {
+        long t0 = System.nanoTime();
+        Path idx = Path.of(cfg.idxDir());
+        FashionMnist.Split train = FashionMnist.read(idx, true, cfg.trainLimit());
+        FashionMnist.Split test = FashionMnist.read(idx, false, cfg.testLimit());
+        // fixed-size minibatches built on the driver; 60k x 3 x 32 x 32 floats is 740 MB, so keep them compact
+        // as DataSets of one minibatch each (what the training master distributes)
+        List<DataSet> batches = new ArrayList<>();
+        int[] order = permutation(train.count(), seed);
+        int bs = cfg.batchSize();
+        for (int i = 0; i + bs <= train.count(); i += bs) {
+            float[] x = new float[bs * 3 * 32 * 32];
+            float[] y = new float[bs * 10];
+            for (int r = 0; r < bs; r++) {
+                System.arraycopy(train.toNchw32(order[i + r], 1), 0, x, r * 3072, 3072);
+                System.arraycopy(train.oneHot(order[i + r], 1), 0, y, r * 10, 10);
+            }
+            batches.add(new DataSet(Nd4j.create(x, bs, 3, 32, 32), Nd4j.create(y, bs, 10)));
+        }
+        JavaRDD<DataSet> rdd = jsc.parallelize(batches, workers).cache();
+        ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(bs)
+                .batchSizePerWorker(bs)
+                .averagingFrequency(5)
+                .workerPrefetchNumBatches(2)
+                .rddTrainingApproach(RDDTrainingApproach.Direct)
+                .rngSeed(seed)
+                .build();
+        ComputationGraph init = new ComputationGraph(DemoFeatureNet.configuration(seed, cfg.learningRate()));
+        init.init();
+        SparkComputationGraph spark = new SparkComputationGraph(jsc, init, tm);
+        for (int e = 0; e < cfg.epochs(); e++) {
+            spark.fit(rdd);
+            log.info("feature net: epoch {} done, score {}", e + 1, spark.getScore());
+        }
+        rdd.unpersist();
+        ComputationGraph net = spark.getNetwork();
+        // write to a temporary name and rename: a crash leaves no half-written cache
+        Files.createDirectories(model.getParent());
+        Path tmp = model.resolveSibling(model.getFileName() + ".tmp");
+        ModelSerializer.writeModel(net, tmp.toFile(), false);
+        DemoFeatureNet fn = DemoFeatureNet.load(tmp);
+        double acc = fn.accuracy(test, 500);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        log.info("feature net: test accuracy {} after {} epochs on {} images, {} s", acc, cfg.epochs(), train.count(), secs);
+        ObjectNode meta = new ObjectMapper().createObjectNode()
+                .put("name", DemoFeatureNet.NAME).put("checksum", fn.checksum()).put("test_accuracy", acc)
+                .put("train_images", train.count()).put("epochs", cfg.epochs()).put("batch_size", bs)
+                .put("learning_rate", cfg.learningRate()).put("workers", workers).put("seed", seed).put("seconds", secs)
+                .put("test_images", test.count()).put("data", idx.toString());
+        if (acc < cfg.minTestAccuracy()) {
+            Files.writeString(model.resolveSibling("feature-net.rejected.json"), meta.toPrettyString());
+            Files.deleteIfExists(tmp);
+            throw new IllegalStateException("demo feature network reached test accuracy " + acc + " < eval.feature-net.min-test-accuracy "
+                    + cfg.minTestAccuracy() + ": train longer (eval.feature-net.epochs)");
+        }
+        Files.move(tmp, model, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.writeString(model.resolveSibling("feature-net.json"), meta.toPrettyString());
+        return new Result(model, fn.checksum(), acc, train.count(), cfg.epochs(), secs, false);
+    }
+
+    static int[] permutation(int n, long seed) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        java.util.Random r = new java.util.Random(seed);
+        for (int i = n - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+}

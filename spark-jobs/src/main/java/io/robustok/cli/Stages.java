@@ -12,6 +12,8 @@ public final class Stages {
     public static List<Stage> all() {
         return List.of(
                 // stages in pipeline order (the pipeline runs those with inPipeline() in this order)
+                new io.robustok.jobs.prep.DemoDataStage(),
+                new io.robustok.jobs.prep.PrepStage(),
                 new io.robustok.jobs.PipelineStage(),
                 new io.robustok.jobs.ReportStage()
         );

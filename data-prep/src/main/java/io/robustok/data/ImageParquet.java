@@ -1,0 +1,311 @@
+package io.robustok.data;
+
+import io.robustok.spark.StageOutput;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.api.ReadSupport;
+import org.apache.parquet.hadoop.api.WriteSupport;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.OutputFile;
+import org.apache.parquet.io.PositionOutputStream;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.io.api.RecordConsumer;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The Parquet layout of prepared images, one row per image (schema version 1):
+ * <pre>
+ * key            string  relative path in the input: "train/n01440764/n01440764_10026.JPEG"
+ * label          int32   index of wnid in the sorted class folder names of the first split
+ * wnid           string  class folder name
+ * image          binary  encoded 8-bit RGB image, see format
+ * format         string  "jpeg" | "png" (from the bytes, not the file name)
+ * width, height  int32   of the stored image
+ * source_width, source_height  int32  of the input image
+ * stored         string  "original" (input bytes as they were) | "reencoded" (converted and/or downscaled)
+ * </pre>
+ * Files are written with parquet-mr directly, one file per shard, so their bytes depend only on the rows: no
+ * timestamps, no task ids, constant writer metadata.
+ */
+public final class ImageParquet {
+    public static final int SCHEMA_VERSION = 1;
+    public static final MessageType SCHEMA = MessageTypeParser.parseMessageType("""
+            message image {
+              required binary key (STRING);
+              required int32 label;
+              required binary wnid (STRING);
+              required binary image;
+              required binary format (STRING);
+              required int32 width;
+              required int32 height;
+              required int32 source_width;
+              required int32 source_height;
+              required binary stored (STRING);
+            }""");
+    /** Columns {@link #read} loads: the image bytes and what a trainer needs besides. */
+    static final MessageType RECORD_PROJECTION = MessageTypeParser.parseMessageType("""
+            message image {
+              required binary key (STRING);
+              required int32 label;
+              required binary image;
+              required int32 width;
+              required int32 height;
+            }""");
+
+    private ImageParquet() {
+    }
+
+    /** One row as prep writes it. */
+    record Row(String key, int label, String wnid, byte[] image, String format, int width, int height,
+               int sourceWidth, int sourceHeight, boolean original) {
+    }
+
+    /** The shard files of one split in a prep output, sorted (part-00000.parquet, ...). */
+    public static List<String> shards(String dataDir, String split) {
+        Path dir = new Path(StageOutput.qualify(dataDir), split);
+        FileSystem fs = StageOutput.fs(dir.toString());
+        try {
+            if (!fs.exists(dir)) return List.of();
+            FileStatus[] files = fs.listStatus(dir, p -> p.getName().endsWith(".parquet"));
+            return Arrays.stream(files).map(f -> f.getPath().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+    }
+
+    /** Reads one shard without Spark (tests, tools, a trainer's local loader), in file order. */
+    public static List<ImageRecord> read(String file) {
+        List<ImageRecord> out = new ArrayList<>();
+        forEach(file, new Configuration(), out::add);
+        return out;
+    }
+
+    /** Every row of a split, shard by shard, without Spark. */
+    public static List<ImageRecord> readSplit(String dataDir, String split) {
+        List<ImageRecord> out = new ArrayList<>();
+        Configuration conf = new Configuration();
+        for (String s : shards(dataDir, split)) forEach(s, conf, out::add);
+        return out;
+    }
+
+    /** Streams the rows of one shard to {@code sink}. */
+    public static void forEach(String file, Configuration conf, Consumer<ImageRecord> sink) {
+        Configuration c = new Configuration(conf);
+        c.set(ReadSupport.PARQUET_READ_SCHEMA, RECORD_PROJECTION.toString());
+        try (ParquetReader<Group> r = ParquetReader.builder(new GroupReadSupport(),
+                new Path(StageOutput.qualify(file))).withConf(c).build()) {
+            for (Group g = r.read(); g != null; g = r.read()) {
+                sink.accept(new ImageRecord(g.getString("key", 0), g.getInteger("label", 0),
+                        g.getBinary("image", 0).getBytes(), g.getInteger("width", 0), g.getInteger("height", 0)));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /** A writer for one shard file; its {@link Sink#sha256()} is known after close. */
+    static Sink open(String file, Configuration conf, PrepConfig cfg) throws IOException {
+        HashingOutputFile out = new HashingOutputFile(new Path(file), conf);
+        ParquetWriter<Row> w = new Builder(out)
+                .withCompressionCodec(CompressionCodecName.fromConf(cfg.compression().toUpperCase()))
+                .withRowGroupSize(cfg.rowGroupBytes())
+                .withPageSize(1 << 20)
+                .withDictionaryEncoding(true)
+                .withDictionaryEncoding("image", false)
+                .withDictionaryEncoding("key", false)
+                .withValidation(false)
+                .withConf(conf)
+                .build();
+        return new Sink(w, out);
+    }
+
+    /** An open shard: rows go in, the file's SHA-256 and size come out. */
+    static final class Sink implements AutoCloseable {
+        private final ParquetWriter<Row> writer;
+        private final HashingOutputFile file;
+        private boolean closed;
+
+        Sink(ParquetWriter<Row> writer, HashingOutputFile file) {
+            this.writer = writer;
+            this.file = file;
+        }
+
+        void write(Row r) throws IOException {
+            writer.write(r);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!closed) {
+                closed = true;
+                writer.close();
+            }
+        }
+
+        String sha256() {
+            return file.sha256();
+        }
+
+        long bytes() {
+            return file.bytes;
+        }
+    }
+
+    private static final class Builder extends ParquetWriter.Builder<Row, Builder> {
+        Builder(OutputFile f) {
+            super(f);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        protected WriteSupport<Row> getWriteSupport(Configuration conf) {
+            return new RowWriteSupport();
+        }
+    }
+
+    private static final class RowWriteSupport extends WriteSupport<Row> {
+        private RecordConsumer rc;
+
+        @Override
+        public WriteContext init(Configuration configuration) {
+            return new WriteContext(SCHEMA, Map.of("robustok.image.schema", Integer.toString(SCHEMA_VERSION)));
+        }
+
+        @Override
+        public void prepareForWrite(RecordConsumer recordConsumer) {
+            this.rc = recordConsumer;
+        }
+
+        @Override
+        public void write(Row r) {
+            rc.startMessage();
+            str(0, "key", r.key());
+            int32(1, "label", r.label());
+            str(2, "wnid", r.wnid());
+            rc.startField("image", 3);
+            rc.addBinary(Binary.fromConstantByteArray(r.image()));
+            rc.endField("image", 3);
+            str(4, "format", r.format());
+            int32(5, "width", r.width());
+            int32(6, "height", r.height());
+            int32(7, "source_width", r.sourceWidth());
+            int32(8, "source_height", r.sourceHeight());
+            str(9, "stored", r.original() ? "original" : "reencoded");
+            rc.endMessage();
+        }
+
+        private void str(int i, String name, String v) {
+            rc.startField(name, i);
+            rc.addBinary(Binary.fromString(v));
+            rc.endField(name, i);
+        }
+
+        private void int32(int i, String name, int v) {
+            rc.startField(name, i);
+            rc.addInteger(v);
+            rc.endField(name, i);
+        }
+    }
+
+    /**
+     * Writes through the Hadoop file system and hashes on the way. On the local file system it bypasses the
+     * checksum layer so that no .crc side files appear next to the shards.
+     */
+    static final class HashingOutputFile implements OutputFile {
+        private final Path path;
+        private final Configuration conf;
+        private MessageDigest digest;
+        long bytes;
+
+        HashingOutputFile(Path path, Configuration conf) {
+            this.path = path;
+            this.conf = conf;
+        }
+
+        @Override
+        public PositionOutputStream create(long blockSizeHint) throws IOException {
+            return createOrOverwrite(blockSizeHint);
+        }
+
+        @Override
+        public PositionOutputStream createOrOverwrite(long blockSizeHint) throws IOException {
+            FileSystem fs = path.getFileSystem(conf);
+            if (fs instanceof LocalFileSystem local) fs = local.getRawFileSystem();
+            FSDataOutputStream raw = fs.create(path, true);
+            try {
+                digest = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+            DigestOutputStream out = new DigestOutputStream(raw, digest);
+            return new PositionOutputStream() {
+                @Override
+                public long getPos() {
+                    return bytes;
+                }
+
+                @Override
+                public void write(int b) throws IOException {
+                    out.write(b);
+                    bytes++;
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    bytes += len;
+                }
+
+                @Override
+                public void flush() throws IOException {
+                    out.flush();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    out.close();
+                }
+            };
+        }
+
+        @Override
+        public boolean supportsBlockSize() {
+            return false;
+        }
+
+        @Override
+        public long defaultBlockSize() {
+            return 0;
+        }
+
+        String sha256() {
+            return HexFormat.of().formatHex(digest.digest());
+        }
+    }
+
+}

@@ -1,0 +1,8 @@
+package io.robustok.data;
+
+/** Input that prep cannot work with and a person can fix (missing path, unrecognised layout, bad label file). */
+public class PrepInputException extends RuntimeException {
+    public PrepInputException(String message) {
+        super(message);
+    }
+}

@@ -20,7 +20,33 @@ public final class EvalPartial implements Serializable {
     private final int keepMax;
     private final List<Chunk> kept = new ArrayList<>();
 
-    private record Chunk(long firstIndex, int count, float[] features) implements Serializable {
+    /** Plain class, not a record: Spark's Kryo 4 cannot serialize records. */
+    private static final class Chunk implements Serializable {
+        private static final long serialVersionUID = 1L;
+        long firstIndex;
+        int count;
+        float[] features;
+
+        Chunk() {
+        }
+
+        Chunk(long firstIndex, int count, float[] features) {
+            this.firstIndex = firstIndex;
+            this.count = count;
+            this.features = features;
+        }
+
+        long firstIndex() {
+            return firstIndex;
+        }
+
+        int count() {
+            return count;
+        }
+
+        float[] features() {
+            return features;
+        }
     }
 
     /**

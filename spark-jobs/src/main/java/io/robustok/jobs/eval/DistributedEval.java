@@ -21,8 +21,46 @@ public final class DistributedEval {
     private DistributedEval() {
     }
 
-    /** A batch of images in ADM's uint8 NHWC layout, with the global index of its first sample. */
-    public record ImageBatch(long firstIndex, int count, int height, int width, byte[] pixels) implements Serializable {
+    /**
+     * A batch of images in ADM's uint8 NHWC layout, with the global index of its first sample. A plain class,
+     * not a record: Spark's Kryo 4 cannot serialize records.
+     */
+    public static final class ImageBatch implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private long firstIndex;
+        private int count, height, width;
+        private byte[] pixels;
+
+        ImageBatch() {
+        }
+
+        public ImageBatch(long firstIndex, int count, int height, int width, byte[] pixels) {
+            this.firstIndex = firstIndex;
+            this.count = count;
+            this.height = height;
+            this.width = width;
+            this.pixels = pixels;
+        }
+
+        public long firstIndex() {
+            return firstIndex;
+        }
+
+        public int count() {
+            return count;
+        }
+
+        public int height() {
+            return height;
+        }
+
+        public int width() {
+            return width;
+        }
+
+        public byte[] pixels() {
+            return pixels;
+        }
     }
 
     /**

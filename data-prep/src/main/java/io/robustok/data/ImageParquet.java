@@ -113,8 +113,7 @@ public final class ImageParquet {
     public static void forEach(String file, Configuration conf, Consumer<ImageRecord> sink) {
         Configuration c = new Configuration(conf);
         c.set(ReadSupport.PARQUET_READ_SCHEMA, RECORD_PROJECTION.toString());
-        try (ParquetReader<Group> r = ParquetReader.builder(new GroupReadSupport(),
-                new Path(StageOutput.qualify(file))).withConf(c).build()) {
+        try (ParquetReader<Group> r = ParquetReader.builder(new GroupReadSupport(), path(file)).withConf(c).build()) {
             for (Group g = r.read(); g != null; g = r.read()) {
                 sink.accept(new ImageRecord(g.getString("key", 0), g.getInteger("label", 0),
                         g.getBinary("image", 0).getBytes(), g.getInteger("width", 0), g.getInteger("height", 0)));
@@ -122,6 +121,11 @@ public final class ImageParquet {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         }
+    }
+
+    /** A Hadoop path: URIs as they are (Hadoop prints local ones as "file:/x"), bare paths made absolute. */
+    static Path path(String file) {
+        return file.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:/.*") ? new Path(file) : new Path(StageOutput.qualify(file));
     }
 
     /** A writer for one shard file; its {@link Sink#sha256()} is known after close. */

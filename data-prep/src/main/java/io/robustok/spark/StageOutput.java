@@ -51,7 +51,7 @@ public final class StageOutput {
 
     /** A path with a scheme: bare local paths become file:// absolute paths. */
     public static String qualify(String path) {
-        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) return path;
+        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:/.*")) return path; // file:/x, hdfs://nn/x, s3a://b/x
         return new java.io.File(path).getAbsoluteFile().toURI().toString();
     }
 
@@ -92,6 +92,29 @@ public final class StageOutput {
             out.write(text.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, e);
+        }
+    }
+
+    /** Writes bytes (a PNG, a binary table) into the temporary directory. */
+    public void writeBytes(String name, byte[] bytes) {
+        try (FSDataOutputStream out = fs.create(new Path(tmpDir, name), true)) {
+            out.write(bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, e);
+        }
+    }
+
+    /** Copies a file (e.g. a training run's metrics.jsonl) into the temporary directory, if it exists. */
+    public void copyIn(String src, String name) {
+        try {
+            Path p = new Path(qualify(src));
+            FileSystem sfs = fs(src);
+            if (!sfs.exists(p)) return;
+            try (java.io.InputStream in = sfs.open(p)) {
+                writeBytes(name, in.readAllBytes());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy " + src + " into " + tmpDir, e);
         }
     }
 
@@ -137,6 +160,15 @@ public final class StageOutput {
             fs.delete(tmpDir, true);
         } catch (IOException e) {
             log.warn("could not delete {}: {}", tmpDir, e.toString());
+        }
+    }
+
+    /** One compact JSON line (metrics files). */
+    public static String toJsonLine(Object value) {
+        try {
+            return new ObjectMapper().writeValueAsString(value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -26,7 +26,8 @@ import java.util.TreeSet;
  * an experiment file under command-line {@code key=value} overrides.
  *
  * <p>Every key a user writes must exist in defaults.conf; a misspelling fails with the closest valid key.
- * Sections listed in {@code open-sections} of defaults.conf (free-form maps such as extra Spark settings)
+ * A stage section may overlay any trainer key ({@code tokenizer.trainer.epochs} is valid because
+ * {@code trainer.epochs} is). Sections listed in {@code open-sections} of defaults.conf (free-form maps such as extra Spark settings)
  * accept any key below them.
  *
  * <p>Serializable (as its rendered HOCON) so Spark tasks can carry it.
@@ -114,6 +115,9 @@ public final class Settings implements Serializable {
         for (Map.Entry<String, ConfigValue> e : user.entrySet()) keys.add(e.getKey());
         for (String key : keys) {
             if (valid.contains(key)) continue;
+            // a stage may overlay any trainer key in its own section: tokenizer.trainer.epochs = trainer.epochs
+            int t = key.indexOf(".trainer.");
+            if (t > 0 && key.indexOf('.') == t && valid.contains(key.substring(t + 1))) continue;
             boolean underOpen = false;
             for (String o : open) {
                 if (key.startsWith(o + ".")) {

@@ -49,6 +49,14 @@ class SettingsTest {
     }
 
     @Test
+    void stageSectionsOverlayTrainerKeysButNotUnknownOnes() {
+        Settings s = Settings.load(null, List.of("tokenizer.trainer.epochs=3"));
+        assertEquals(3, s.config().getInt("tokenizer.trainer.epochs"));
+        ConfigError e = assertThrows(ConfigError.class, () -> Settings.load(null, List.of("tokenizer.trainer.epohcs=3")));
+        assertTrue(e.getMessage().contains("'tokenizer.trainer.epohcs'"), e.getMessage());
+    }
+
+    @Test
     void hashIsStableAndTracksValues() {
         String a = Settings.load(null, List.of("run.seed=1")).hash();
         assertEquals(a, Settings.load(null, List.of("run.seed=1")).hash());

@@ -14,6 +14,7 @@ public final class Stages {
                 // stages in pipeline order (the pipeline runs those with inPipeline() in this order)
                 new io.robustok.jobs.prep.DemoDataStage(),
                 new io.robustok.jobs.prep.PrepStage(),
+                new io.robustok.jobs.tokenizer.TrainTokenizerStage(),
                 new io.robustok.jobs.PipelineStage(),
                 new io.robustok.jobs.ReportStage()
         );

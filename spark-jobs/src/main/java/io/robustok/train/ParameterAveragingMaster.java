@@ -78,6 +78,22 @@ public final class ParameterAveragingMaster {
      * @throws TrainingDivergedException   after trainer.max-bad-rounds consecutive non-finite rounds
      */
     public static <R, B> FitResult fit(JavaRDD<R> data, TrainingTask<R, B> task, TrainerConfig cfg, String outDir) {
+        return fit(data, task, cfg, outDir, null);
+    }
+
+    /**
+     * Called on the driver after each completed epoch, once its checkpoint is written (per-epoch validation,
+     * image grids). After a crash inside it, the resumed run calls it again for that epoch.
+     */
+    @FunctionalInterface
+    public interface EpochListener {
+        /** @param epoch epochs completed (1-based) */
+        void epochEnd(int epoch, TrainState state, Map<String, INDArray> ema);
+    }
+
+    /** {@link #fit(JavaRDD, TrainingTask, TrainerConfig, String)} with a per-epoch callback (may be null). */
+    public static <R, B> FitResult fit(JavaRDD<R> data, TrainingTask<R, B> task, TrainerConfig cfg, String outDir,
+                                       EpochListener listener) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(data.context());
         int workers = cfg.workers() > 0 ? cfg.workers() : jsc.defaultParallelism();
         long rows = data.count();
@@ -193,6 +209,13 @@ public final class ParameterAveragingMaster {
                     } else if (cfg.checkpointEvery() > 0 && progress.round() % cfg.checkpointEvery() == 0) {
                         lastCheckpoint = ckpts.save(state, ema.params(), progress, meta);
                         savedAtEnd = true;
+                    }
+                    if (!bad && listener != null && nextRound == plan.rounds()) {
+                        if (!savedAtEnd) {
+                            lastCheckpoint = ckpts.save(state, ema.params(), progress, meta);
+                            savedAtEnd = true;
+                        }
+                        listener.epochEnd(epoch + 1, state, ema.params());
                     }
                 }
             }

@@ -83,7 +83,8 @@ public final class ParameterAveragingMaster {
 
     /**
      * Called on the driver after each completed epoch, once its checkpoint is written (per-epoch validation,
-     * image grids). After a crash inside it, the resumed run calls it again for that epoch.
+     * image grids). Each epoch is announced once: a rerun resumed from a checkpoint announces only the epochs
+     * it completes itself (a crash inside the listener is not replayed: the epoch's checkpoint is already written).
      */
     @FunctionalInterface
     public interface EpochListener {

@@ -28,6 +28,11 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         Files.createDirectories(home.resolve("jars"));
         Files.createDirectories(home.resolve("work"));
         port = freePort();
+        // an interrupted benchmark or test run must not leave Spark daemons behind
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> processes.forEach(p -> {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+        })));
         start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--webui-port", Integer.toString(freePort()));
         waitForPort(port, 60_000);
@@ -47,7 +52,6 @@ public final class LocalStandaloneCluster implements AutoCloseable {
      * {@code cores} cores, the test classpath on executors, one BLAS thread per core.
      */
     public List<String> sparkConf(int executors, int cores) {
-        String cp = System.getProperty("java.class.path");
         return List.of("spark.master=\"" + masterUrl() + "\"",
                 "spark.conf.\"spark.driver.host\"=\"127.0.0.1\"",
                 "spark.conf.\"spark.driver.bindAddress\"=\"127.0.0.1\"",
@@ -55,10 +59,17 @@ public final class LocalStandaloneCluster implements AutoCloseable {
                 "spark.conf.\"spark.executor.cores\"=" + cores,
                 "spark.conf.\"spark.cores.max\"=" + executors * cores,
                 "spark.conf.\"spark.executor.memory\"=\"1g\"",
-                "spark.conf.\"spark.executor.extraClassPath\"=\"" + cp + "\"",
+                "spark.conf.\"spark.executor.extraClassPath\"=\"" + classPath() + "\"",
                 "spark.conf.\"spark.executorEnv.OMP_NUM_THREADS\"=" + cores,
                 "spark.conf.\"spark.executorEnv.SPARK_LOCAL_IP\"=\"127.0.0.1\"",
                 "spark.workers=" + executors * cores);
+    }
+
+    /** This JVM's classpath with absolute entries: executors run in their own working directory. */
+    static String classPath() {
+        return java.util.Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+                .filter(e -> !e.isBlank()).map(e -> Path.of(e).toAbsolutePath().toString())
+                .collect(java.util.stream.Collectors.joining(File.pathSeparator));
     }
 
     /** Executor logs (stderr of every executor), for failure messages. */
@@ -82,7 +93,7 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         cmd.add("-Xmx512m");
         cmd.addAll(List.of(SparkRuntime.JAVA17_OPENS.split(" ")));
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classPath());
         cmd.add(mainClass);
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);

@@ -161,8 +161,11 @@ class ParameterAveragingMasterTest {
         Exception crash = assertThrows(Exception.class,
                 () -> ParameterAveragingMaster.fit(rdd(rows), crashing, resumeConfig(), dir));
         assertTrue(stackMentions(crash, "injected failure"), crash.toString());
-        // 3. resume again and finish
-        var resumed = ParameterAveragingMaster.fit(rdd(rows), task, resumeConfig(), dir);
+        // 3. resume again and finish; the epoch listener hears of the epoch completed in this invocation (1-based)
+        List<Integer> epochsSeen = new ArrayList<>();
+        var resumed = ParameterAveragingMaster.fit(rdd(rows), task, resumeConfig(), dir,
+                (epoch, state, ema) -> epochsSeen.add(epoch));
+        assertEquals(List.of(3), epochsSeen);
         assertTrue(resumed.resumedFrom().endsWith("round-00000008"), resumed.resumedFrom());
         assertEquals(12, resumed.progress().round());
         assertExact(straight.state().params(), resumed.state().params());

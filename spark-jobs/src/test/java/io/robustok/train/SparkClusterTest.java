@@ -54,6 +54,9 @@ class SparkClusterTest {
     @Test
     void trainsToCompletionOnTwoExecutorProcessesWithTheSynchronousResult(@TempDir Path tmp) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        // the state travels by Kryo (ND4J's registrator), as in production
+        assertEquals("org.apache.spark.serializer.KryoSerializer", spark.conf().get("spark.serializer"));
+        assertEquals("org.nd4j.kryo.Nd4jRegistrator", spark.conf().get("spark.kryo.registrator"));
         // two executor JVMs, neither of them this one
         List<String> where = SparkRuntime.describeExecutors(spark, 2);
         Set<String> pids = where.stream().map(l -> l.replaceAll(".* pid=(\\d+) .*", "$1")).collect(Collectors.toSet());

@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class Rar {
     /** Placeholders: see {@link RarInputs}. */
-    public static final String IDS = "ids", POS = "pos_idx", TARGET = "target_idx", COND = "cond", LABELS = "labels";
+    public static final String LOOKUP = "lookup", LABELS = "labels";
     /** Outputs: logits [N, T, V], mean cross-entropy, token accuracy. */
     public static final String LOGITS = "logits", LOSS = "loss", ACC = "acc";
 
@@ -40,13 +40,26 @@ public final class Rar {
 
     /** Builds the graph with {@code params} (copied) as its variables. */
     public Rar(RarConfig cfg, Map<String, INDArray> params) {
+        this(cfg, params, true);
+    }
+
+    /** A graph at the initial parameters of {@link #init} (no copy: at RAR-L size a copy is 1.9 GB). */
+    public static Rar initial(RarConfig cfg, long seed) {
+        return new Rar(cfg, init(cfg, seed), false);
+    }
+
+    private Rar(RarConfig cfg, Map<String, INDArray> params, boolean copy) {
         this.cfg = cfg;
         this.sd = SameDiff.create();
         this.paramNames = new ArrayList<>(cfg.parameterShapes().keySet());
         for (String n : paramNames) {
             INDArray a = params.get(n);
             if (a == null) throw new IllegalArgumentException("generator parameter " + n + " missing");
-            sd.var(n, a.castTo(DataType.FLOAT).dup());
+            if (!java.util.Arrays.equals(a.shape(), cfg.parameterShapes().get(n))) {
+                throw new IllegalArgumentException("generator parameter " + n + " has shape " + java.util.Arrays.toString(a.shape())
+                        + ", the configuration needs " + java.util.Arrays.toString(cfg.parameterShapes().get(n)));
+            }
+            sd.var(n, copy || a.dataType() != DataType.FLOAT ? a.castTo(DataType.FLOAT).dup() : a);
         }
         build();
     }
@@ -83,19 +96,22 @@ public final class Rar {
 
     private void build() {
         int d = cfg.width(), l = cfg.seqLen(), t = cfg.tokens(), h = cfg.heads(), hd = cfg.headDim();
-        SDVariable ids = sd.placeHolder(IDS, DataType.INT, -1, l);
-        SDVariable pos = sd.placeHolder(POS, DataType.INT, -1, l);
-        SDVariable target = sd.placeHolder(TARGET, DataType.INT, -1, l);
-        SDVariable cond = sd.placeHolder(COND, DataType.INT, -1);
+        // Every lookup (token, position, target-aware, condition) is one one-hot matmul into the stacked table
+        // tok_emb | pos_emb | a zero row (no target: the start position) | target_pos_emb; see RarInputs.lookup.
+        // Not gather: in ND4J 1.0.0-M2.1 gather's gradient is a SameDiff while-loop over the indices (minutes per
+        // step) and two gathers in one graph fail ("Unable to replace samediff namespace"). The matmul costs a few
+        // percent of the blocks' FLOPs.
+        SDVariable lookup = sd.placeHolder(LOOKUP, DataType.INT, -1, 3 * l + 1);
         SDVariable labels = sd.placeHolder(LABELS, DataType.INT, -1, t);
-
-        // position 0 (start token) has no target; row 0 of this table is a constant zero
-        SDVariable targetTable = sd.concat(0, sd.constant("target_zero", Nd4j.zeros(DataType.FLOAT, 1, d)), v("target_pos_emb"));
-        SDVariable x = sd.gather(v("tok_emb"), ids, 0)
-                .add(sd.gather(v("pos_emb"), pos, 0))
-                .add(sd.gather(targetTable, target, 0));
-
-        SDVariable c = sd.expandDims(sd.gather(v("tok_emb"), cond, 0), 1); // [N, 1, D]
+        SDVariable table = sd.concat(0, v("tok_emb"), v("pos_emb"),
+                sd.constant("target_zero", Nd4j.zeros(DataType.FLOAT, 1, d)), v("target_pos_emb"));
+        int rows = cfg.embeddingRows() + 2 * t + 3;
+        SDVariable oneHot = sd.oneHot(lookup.reshape(-1), rows, -1, 1.0, 0.0, DataType.FLOAT); // [N (3L + 1), rows]
+        SDVariable e = sd.mmul(oneHot, table).reshape(-1, 3 * l + 1, d);
+        SDVariable x = e.get(SDIndex.all(), SDIndex.interval(0, l), SDIndex.all())
+                .add(e.get(SDIndex.all(), SDIndex.interval(l, 2 * l), SDIndex.all()))
+                .add(e.get(SDIndex.all(), SDIndex.interval(2 * l, 3 * l), SDIndex.all()));
+        SDVariable c = e.get(SDIndex.all(), SDIndex.interval(3 * l, 3 * l + 1), SDIndex.all()); // [N, 1, D]
         int lc = 1;
         if (cfg.stepEmbedding()) {
             c = c.add(v("step_emb").reshape(1, l, d)); // [N, L, D]
@@ -186,11 +202,11 @@ public final class Rar {
 
     /** Full forward: logits [N, T, V] in the inputs' order (position j predicts the token of order[j]). */
     public INDArray logits(RarInputs in) {
-        return sd.output(in.placeholders(false), LOGITS).get(LOGITS);
+        return sd.output(in.placeholders(cfg, false), LOGITS).get(LOGITS);
     }
 
     /** Loss, accuracy and the gradient of the loss for every parameter. */
     public OutAndGrad lossAndGradients(RarInputs in) {
-        return sd.calculateGradientsAndOutputs(in.placeholders(true), List.of(LOSS, ACC), paramNames);
+        return sd.calculateGradientsAndOutputs(in.placeholders(cfg, true), List.of(LOSS, ACC), paramNames);
     }
 }

@@ -62,12 +62,31 @@ public record RarInputs(INDArray ids, INDArray pos, INDArray target, INDArray co
                 Nd4j.createFromArray(condRows), Nd4j.createFromArray(labels));
     }
 
-    Map<String, INDArray> placeholders(boolean withLabels) {
+    /**
+     * The single index array {@link Rar} gathers with, [N, 3L + 1], into its stacked table
+     * {@code tok_emb | pos_emb | zero row | target_pos_emb}: ids, then pos rows, then target rows (row 0 = the zero
+     * row), then the condition row.
+     */
+    INDArray lookup(RarConfig cfg) {
+        int n = (int) ids.size(0), l = cfg.seqLen();
+        int posOff = cfg.embeddingRows(), tgtOff = posOff + cfg.tokens() + 2;
+        int[] id = ids.reshape(-1).toIntVector(), po = pos.reshape(-1).toIntVector(), tg = target.reshape(-1).toIntVector();
+        int[] co = cond.reshape(-1).toIntVector();
+        int[][] out = new int[n][3 * l + 1];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < l; j++) {
+                out[i][j] = id[i * l + j];
+                out[i][l + j] = posOff + po[i * l + j];
+                out[i][2 * l + j] = tgtOff + tg[i * l + j];
+            }
+            out[i][3 * l] = co[i];
+        }
+        return Nd4j.createFromArray(out);
+    }
+
+    Map<String, INDArray> placeholders(RarConfig cfg, boolean withLabels) {
         Map<String, INDArray> m = new HashMap<>();
-        m.put(Rar.IDS, ids);
-        m.put(Rar.POS, pos);
-        m.put(Rar.TARGET, target);
-        m.put(Rar.COND, cond);
+        m.put(Rar.LOOKUP, lookup(cfg));
         if (withLabels) m.put(Rar.LABELS, labels);
         return m;
     }

@@ -1,0 +1,99 @@
+package io.robustok.generator;
+
+import io.robustok.train.AdamW;
+import io.robustok.train.StepContext;
+import io.robustok.train.Worker;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Generator throughput (BENCHMARKS.md, section Generator): sampling tokens/s at T = 256 with and without the KV
+ * cache, and training tokens/s, on a small model. Run with bench/generator/run.sh. Prints medians.
+ */
+public final class GeneratorBench {
+    private GeneratorBench() {
+    }
+
+    private static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    public static void main(String[] args) {
+        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 3;
+        int width = 128, depth = 4, heads = 4, v = 512, classes = 10;
+        System.out.printf("threads: OMP_NUM_THREADS=%s, cores %d%n", System.getenv("OMP_NUM_THREADS"),
+                Runtime.getRuntime().availableProcessors());
+
+        // sampling at T = 256, 8 samples of one class, guidance on (16 rows per step)
+        RarConfig m = new RarConfig(256, v, classes, width, depth, heads, 4.0, true);
+        var params = Rar.init(m, 1);
+        for (var e : params.entrySet()) if (e.getKey().contains(".ada.")) e.getValue().assign(org.nd4j.linalg.factory.Nd4j.randn(7, e.getValue().shape()).muli(0.02));
+        RarSampler sampler = new RarSampler(m, params);
+        Rar rar = new Rar(m, params);
+        int n = 8;
+        int[] labels = new int[n];
+        SamplingConfig s = new SamplingConfig(1.0, 2.0, 1.0);
+        sampler.sample(labels, s, 0); // warm-up
+        double[] cached = new double[reps];
+        for (int r = 0; r < reps; r++) {
+            sampler.sample(labels, s, r);
+            cached[r] = sampler.lastTokensPerSecond();
+        }
+        // without a cache: every step recomputes the whole (fixed-length, causally masked) sequence for the cond and
+        // null rows; the cost per step does not depend on t, so a few steps give the rate
+        int steps = 8;
+        int[][] tok = new int[2 * n][256];
+        int[] cond = new int[2 * n];
+        for (int i = 0; i < n; i++) {
+            cond[i] = m.classRow(0);
+            cond[n + i] = m.nullClassRow();
+        }
+        rar.logits(RarInputs.of(m, tok, cond, null)); // warm-up
+        double[] full = new double[reps];
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            for (int st = 0; st < steps; st++) {
+                INDArray lg = rar.logits(RarInputs.of(m, tok, cond, null));
+                INDArray g = RarSampler.guide(lg.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.point(st), org.nd4j.linalg.indexing.NDArrayIndex.all()), n, 2.0);
+                float[][] f = g.toFloatMatrix();
+                for (int i = 0; i < n; i++) {
+                    int x = RarSampler.draw(f[i], 1.0, new double[v], new SplittableRandom(st));
+                    tok[i][st] = x;
+                    tok[n + i] = tok[i];
+                }
+            }
+            full[r] = n * steps / ((System.nanoTime() - t0) / 1e9);
+        }
+        System.out.printf("sampling T=256 width %d depth %d, %d samples + %d null rows: KV cache %.0f tokens/s, "
+                        + "full recomputation %.1f tokens/s, speed-up %.1fx  (runs %s / %s)%n", width, depth, n, n,
+                median(cached), median(full), median(cached) / median(full), Arrays.toString(cached), Arrays.toString(full));
+
+        // training: demo-scale model, T = 64 and T = 16, batch 64
+        for (int t : new int[]{64, 16}) {
+            RarConfig mt = new RarConfig(t, v, classes, width, depth, heads, 4.0, true);
+            GeneratorConfig cfg = new GeneratorConfig(mt, new TokenOrder(0, 1000), 0.1, 4e-4, new AdamW(0.9, 0.96, 1e-8, 0.03),
+                    1.0, 64, 1, s);
+            GeneratorTask task = new GeneratorTask(cfg);
+            Worker<TokenBatch> w = task.newWorker();
+            w.load(task.init());
+            int[][] x = Fixtures.randomTokens(64, t, v, 3);
+            int[] lab = new int[64];
+            TokenBatch b = new TokenBatch(x, lab);
+            for (int i = 0; i < 3; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
+            int k = Math.max(5, reps * 3);
+            double[] tps = new double[k];
+            for (int i = 0; i < k; i++) {
+                long t0 = System.nanoTime();
+                w.step(b, new StepContext(i, 0, 0, 1, i));
+                tps[i] = 64.0 * t / ((System.nanoTime() - t0) / 1e9);
+            }
+            System.out.printf("training T=%d width %d depth %d batch 64 (%,d params): %.0f tokens/s (%.1f sequences/s), runs %s%n",
+                    t, width, depth, mt.parameterCount(), median(tps), median(tps) / t, Arrays.toString(tps));
+        }
+    }
+}

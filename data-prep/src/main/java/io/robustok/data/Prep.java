@@ -206,10 +206,14 @@ public final class Prep {
         r.file = t.split + "/" + new Path(t.file).getName();
         List<String> rk = new ArrayList<>();
         List<String> rr = new ArrayList<>();
+        long t0 = System.nanoTime();
+        long tRead = 0;
+        long tNorm = 0;
         try (ImageNormalizer norm = new ImageNormalizer(cfg);
              ImageParquet.Sink sink = ImageParquet.open(t.file, conf.get(), cfg)) {
             for (int i = 0; i < t.keys.length; i++) {
                 byte[] bytes;
+                long ta = System.nanoTime();
                 try {
                     Path p = new Path(t.paths[i]);
                     FileSystem fs = p.getFileSystem(conf.get());
@@ -224,7 +228,10 @@ public final class Prep {
                     continue;
                 }
                 r.inputBytes += bytes.length;
+                long tb = System.nanoTime();
+                tRead += tb - ta;
                 ImageNormalizer.Result n = norm.apply(bytes);
+                tNorm += System.nanoTime() - tb;
                 if (n.rejected()) {
                     rk.add(t.keys[i]);
                     rr.add(n.reject());
@@ -241,6 +248,8 @@ public final class Prep {
             r.sha256 = sink.sha256();
             r.bytes = sink.bytes();
         }
+        log.info("prep: {} {} rows in {} ms (read {} ms, decode/convert {} ms)", r.file, r.rows,
+                (System.nanoTime() - t0) / 1_000_000, tRead / 1_000_000, tNorm / 1_000_000);
         r.rejectKeys = rk.toArray(new String[0]);
         r.rejectReasons = rr.toArray(new String[0]);
         return r;

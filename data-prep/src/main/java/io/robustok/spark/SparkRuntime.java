@@ -35,8 +35,6 @@ public final class SparkRuntime {
             "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED", "-Djdk.reflect.useDirectMethodHandle=false",
             "-Dio.netty.tryReflectionSetAccessible=true");
 
-    private static final String ND4J_REGISTRATOR = "org.nd4j.kryo.Nd4jRegistrator";
-
     private SparkRuntime() {
     }
 
@@ -49,7 +47,8 @@ public final class SparkRuntime {
         String master = conf.get("spark.master");
         boolean local = master.startsWith("local");
         conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
-        if (classPresent(ND4J_REGISTRATOR)) conf.setIfMissing("spark.kryo.registrator", ND4J_REGISTRATOR);
+        // ND4J's registrator (when present) plus Java serialization for records
+        conf.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
         conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
         conf.setIfMissing("spark.driver.maxResultSize", "4g");
         conf.setIfMissing("spark.sql.shuffle.partitions", "8");
@@ -96,15 +95,6 @@ public final class SparkRuntime {
         }).collect();
         lines.forEach(log::info);
         return lines;
-    }
-
-    private static boolean classPresent(String name) {
-        try {
-            Class.forName(name, false, SparkRuntime.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
     }
 
     private static String unquote(String k) {

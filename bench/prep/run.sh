@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Prep benchmark: per-core decode/resize/encode rates of prep's codec path (Java, OpenCV) against Pillow on the
+# same ImageNet-sized JPEG tiles, plus the whole prep stage on them. Results go to BENCHMARKS.md ("Prep").
+# usage: bench/prep/run.sh [per-class=100] [runs=5]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+W="$ROOT/bench/prep/work"          # ignored (work/)
+PER="${1:-100}"; RUNS="${2:-5}"
+[ -d "$W/tiles/train" ] || /usr/bin/python3 /work/shared/tools/photo_tiles.py "$W/tiles" --per-class "$PER" --classes 4
+cd "$ROOT"
+mvn -B -o -q -pl core,data-prep install -DskipTests
+mvn -B -o -q -pl core,data-prep test-compile
+CP="data-prep/target/classes:data-prep/target/test-classes:core/target/classes:$(mvn -B -o -q -pl data-prep dependency:build-classpath -Dmdep.outputFile=/dev/stdout)"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+# one thread each: per-core rates
+java -Xmx2g -cp "$CP" io.robustok.data.PrepBench "$W/tiles/train" "$RUNS"
+for m in decode reencode policy; do /usr/bin/python3 bench/prep/pillow_prep.py "$W/tiles/train" "$m" --runs "$RUNS"; done

@@ -7,6 +7,7 @@ import io.robustok.eval.EvalSettings;
 import io.robustok.eval.FashionMnist;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
@@ -32,6 +33,9 @@ import java.util.List;
  */
 public final class FeatureNetTraining {
     private static final Logger log = LoggerFactory.getLogger(FeatureNetTraining.class);
+
+    /** Minibatches each worker fits between parameter averagings (a round costs one Spark job). */
+    static final int AVERAGING_FREQUENCY = 16;
 
     private FeatureNetTraining() {
     }
@@ -61,24 +65,32 @@ public final class FeatureNetTraining {
         Path idx = Path.of(cfg.idxDir());
         FashionMnist.Split train = FashionMnist.read(idx, true, cfg.trainLimit());
         FashionMnist.Split test = FashionMnist.read(idx, false, cfg.testLimit());
-        // fixed-size minibatches built on the driver; 60k x 3 x 32 x 32 floats is 740 MB, so keep them compact
-        // as DataSets of one minibatch each (what the training master distributes)
-        List<DataSet> batches = new ArrayList<>();
+        // fixed-size minibatches, shipped compact (28x28 uint8 + labels, 0.8 KB per image) and expanded to
+        // [bs, 3, 32, 32] float DataSets inside the partitions: the driver never holds 60k float images
+        List<byte[][]> batches = new ArrayList<>();
         int[] order = permutation(train.count(), seed);
         int bs = cfg.batchSize();
         for (int i = 0; i + bs <= train.count(); i += bs) {
-            float[] x = new float[bs * 3 * 32 * 32];
-            float[] y = new float[bs * 10];
+            byte[] px = new byte[bs * 784];
+            byte[] lab = new byte[bs];
             for (int r = 0; r < bs; r++) {
-                System.arraycopy(train.toNchw32(order[i + r], 1), 0, x, r * 3072, 3072);
-                System.arraycopy(train.oneHot(order[i + r], 1), 0, y, r * 10, 10);
+                System.arraycopy(train.pixels(), order[i + r] * 784, px, r * 784, 784);
+                lab[r] = train.labels()[order[i + r]];
             }
-            batches.add(new DataSet(Nd4j.create(x, bs, 3, 32, 32), Nd4j.create(y, bs, 10)));
+            batches.add(new byte[][]{px, lab});
         }
-        JavaRDD<DataSet> rdd = jsc.parallelize(batches, workers).cache();
+        // expanded once and kept: DL4J splits the RDD every averaging round, which would otherwise redo the
+        // expansion of every image per round
+        JavaRDD<DataSet> rdd = jsc.parallelize(batches, workers).map(b -> {
+            int n = b[1].length;
+            FashionMnist.Split s = new FashionMnist.Split(b[0], b[1], n);
+            return new DataSet(Nd4j.create(s.toNchw32(0, n), n, 3, 32, 32), Nd4j.create(s.oneHot(0, n), n, 10));
+        }).persist(StorageLevel.MEMORY_ONLY());
+        batches.clear();
+        log.info("feature net: {} minibatches of {} on {} workers", rdd.count(), bs, workers);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(bs)
                 .batchSizePerWorker(bs)
-                .averagingFrequency(5)
+                .averagingFrequency(AVERAGING_FREQUENCY)
                 .workerPrefetchNumBatches(2)
                 .rddTrainingApproach(RDDTrainingApproach.Direct)
                 .rngSeed(seed)
@@ -88,7 +100,9 @@ public final class FeatureNetTraining {
         SparkComputationGraph spark = new SparkComputationGraph(jsc, init, tm);
         for (int e = 0; e < cfg.epochs(); e++) {
             spark.fit(rdd);
-            log.info("feature net: epoch {} done, score {}", e + 1, spark.getScore());
+            double a = DemoFeatureNet.of(spark.getNetwork(), "").accuracy(test, 500);
+            log.info("feature net: epoch {} done, score {}, test accuracy {}, {} s", e + 1, spark.getScore(), a,
+                    String.format("%.1f", (System.nanoTime() - t0) / 1e9));
         }
         rdd.unpersist();
         ComputationGraph net = spark.getNetwork();

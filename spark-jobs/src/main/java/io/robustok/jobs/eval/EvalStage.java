@@ -1,0 +1,403 @@
+package io.robustok.jobs.eval;
+
+import io.robustok.cli.Main;
+import io.robustok.cli.Stage;
+import io.robustok.cli.StageContext;
+import io.robustok.cli.UserError;
+import io.robustok.data.ImageBatcher;
+import io.robustok.data.ImageRecord;
+import io.robustok.eval.CodebookStats;
+import io.robustok.eval.DemoFeatureNet;
+import io.robustok.eval.EvalPartial;
+import io.robustok.eval.EvalResult;
+import io.robustok.eval.EvalResultsWriter;
+import io.robustok.eval.EvalSettings;
+import io.robustok.eval.FeatureExtractor;
+import io.robustok.eval.FeatureExtractorSpec;
+import io.robustok.eval.FidCommand;
+import io.robustok.eval.FidEvaluator;
+import io.robustok.eval.Images;
+import io.robustok.eval.NpzWriter;
+import io.robustok.eval.Reference;
+import io.robustok.generator.GeneratorConfig;
+import io.robustok.generator.SamplingConfig;
+import io.robustok.jobs.ImageData;
+import io.robustok.jobs.ImageGrid;
+import io.robustok.jobs.ModelArtifact;
+import io.robustok.jobs.TokenizerCache;
+import io.robustok.jobs.eval.DistributedEval.ImageBatch;
+import io.robustok.spark.StageOutput;
+import io.robustok.tokenizer.Tokenizer;
+import io.robustok.tokenizer.TokenizerConfig;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.storage.StorageLevel;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.Tuple2;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.Serializable;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * eval: the paper's evaluation (SPEC sections 4 and 7) over the committed tokenizer and generator, written to
+ * {@code run.out/eval} as one JSON per evaluation (rfid.json, pfid.json, codebook.json, gfid.json) and
+ * summary.json. Images are produced and featurized in Spark partitions ({@link DistributedEval}); the driver
+ * merges the partial statistics.
+ *
+ * <ul>
+ *   <li>real reference: the val split (eval transform), computed once per feature network and data set and
+ *       cached under {@code run.out/eval.cache}; {@code eval.reference} replaces it for gFID (ADM's batch);</li>
+ *   <li>rFID: val images encoded and decoded; codebook usage / entropy / perplexity of their tokens;</li>
+ *   <li>pFID: val images with every token perturbed (beta = 1) at each alpha of {@code eval.pfid.alphas},
+ *       delta capped at the codebook size, seeded per batch from {@code eval.pfid.seed};</li>
+ *   <li>gFID / IS / precision / recall, when a complete generator output exists: {@code eval.num-samples}
+ *       (equal per class) sampled at the generator's guidance and at guidance 1, decoded, saved as ADM sample
+ *       batches (uint8 NHWC .npz) with a PNG grid.</li>
+ * </ul>
+ *
+ * <p>Forms: {@code eval} (all that apply; skipped when complete), {@code eval rfid|pfid|gfid} (one part, other
+ * results of an earlier run are kept), {@code eval fid --ref A.npz --samples B.npz} (two files, no Spark).
+ */
+public final class EvalStage implements Stage {
+    private static final Logger log = LoggerFactory.getLogger(EvalStage.class);
+    public static final String NAME = "eval";
+    public static final String OUT = "eval";
+    static final List<String> PARTS = List.of("rfid", "pfid", "gfid");
+    private static final String USAGE = "usage: eval [rfid | pfid | gfid | fid --ref A.npz --samples B.npz [--out f.json] [--save-stats S.npz]]";
+
+    public static void main(String[] args) {
+        Main.runStage(NAME, args);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String summary() {
+        return "rFID, pFID curve, codebook usage, gFID/IS/precision/recall (run.out/eval); 'eval fid --ref A --samples B'";
+    }
+
+    @Override
+    public void run(StageContext ctx) throws Exception {
+        EvalSettings es = EvalSettings.from(ctx.settings());
+        List<String> args = ctx.args();
+        if (!args.isEmpty() && args.get(0).equals("fid")) {
+            try {
+                FidCommand.run(args.subList(1, args.size()), es, System.out);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+            return;
+        }
+        Set<String> parts = new LinkedHashSet<>(PARTS);
+        if (!args.isEmpty()) {
+            if (args.size() > 1 || !PARTS.contains(args.get(0))) throw new UserError(USAGE);
+            parts = Set.of(args.get(0));
+        }
+        String outDir = ctx.path(OUT);
+        if (args.isEmpty() && StageOutput.isComplete(outDir) && !ctx.force()) {
+            log.info("{}: {} is complete, skipping (--force redoes it)", NAME, outDir);
+            return;
+        }
+        String genDir = ctx.path("generator");
+        if (!StageOutput.isComplete(genDir)) {
+            if (args.isEmpty()) {
+                log.info("{}: no complete generator output at {}: gFID / IS / precision / recall skipped", NAME, genDir);
+                parts.remove("gfid");
+            } else if (parts.contains("gfid")) {
+                throw new UserError("no complete train-generator output at " + genDir + ": run 'robustok train-generator' first");
+            }
+        }
+
+        FeatureExtractorSpec spec = extractorSpec(es);
+        String extractorLabel;
+        try (FeatureExtractor fx = spec.open()) {
+            extractorLabel = fx.label();
+        }
+        StageOutput out = StageOutput.begin(outDir);
+        try {
+            Path tmp = Path.of(new URI(out.tmp()));
+            if (!args.isEmpty() && StageOutput.isComplete(outDir)) keepEarlier(Path.of(new URI(StageOutput.qualify(outDir))), tmp);
+            Map<String, Object> summary = new LinkedHashMap<>();
+            Map<String, Object> prov = evaluate(ctx, es, spec, extractorLabel, parts, tmp, summary);
+            Path sumFile = tmp.resolve("summary.json");
+            if (Files.isRegularFile(sumFile)) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> old = new com.fasterxml.jackson.databind.ObjectMapper().readValue(sumFile.toFile(), Map.class);
+                old.putAll(summary);
+                summary = old;
+            }
+            Files.writeString(sumFile, new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writerWithDefaultPrettyPrinter().writeValueAsString(summary) + "\n");
+            out.commit(NAME, ctx.settings(), prov);
+            log.info("{}: {}", NAME, StageOutput.toJsonLine(summary));
+        } catch (Exception ex) {
+            out.abort();
+            throw ex;
+        }
+    }
+
+    /** The configured feature network, which must exist (train-features makes the demo one). */
+    static FeatureExtractorSpec extractorSpec(EvalSettings es) {
+        if (es.featureExtractor().equals("inception")) {
+            TrainFeaturesStage.checkInceptionGraph(es);
+        } else if (es.featureExtractor().equals("demo")) {
+            Path model = DemoFeatureNet.modelPath(es.featureNetDir());
+            if (!Files.isRegularFile(model)) {
+                throw new UserError("no demo feature network at " + model + " (eval.feature-net.dir): run 'robustok train-features' first");
+            }
+        }
+        return es.extractorSpec();
+    }
+
+    /** A partial run (one part) keeps the other results of the complete output it replaces. */
+    private static void keepEarlier(Path from, Path to) throws IOException {
+        try (Stream<Path> files = Files.list(from)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                String n = f.getFileName().toString();
+                if (Files.isRegularFile(f) && !n.startsWith("_") && !n.startsWith(".")) Files.copy(f, to.resolve(n));
+            }
+        }
+    }
+
+    private Map<String, Object> evaluate(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String extractorLabel,
+                                         Set<String> parts, Path out, Map<String, Object> summary) throws Exception {
+        var c = ctx.settings().config();
+        String tokDir = ctx.path("tokenizer");
+        ModelArtifact tok = ModelArtifact.load(tokDir, "train-tokenizer");
+        TokenizerConfig tcfg = TokenizerConfig.from(tok.settings().at("tokenizer"));
+        int size = tcfg.imageSize();
+        int delta = Math.min(es.pfidDelta(), tcfg.codebookSize());
+        int valLimit = c.getInt("eval.val-images");
+        ImageData data = ImageData.of(ctx);
+
+        Map<String, Object> prov = new LinkedHashMap<>();
+        prov.put("feature_extractor", extractorLabel);
+        prov.put("data", data.provenance());
+        prov.put("tokenizer", Map.of("path", tokDir, "provenance", StageOutput.readProvenance(tokDir)));
+        Map<String, String> common = new LinkedHashMap<>();
+        common.put("feature_extractor", extractorLabel);
+        common.put("config_sha256", ctx.settings().hash());
+        common.put("data", data.dir());
+        common.put("tokenizer", tokDir);
+        common.put("tokenizer_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(tokDir)));
+
+        // real reference: cached per data set, split size, image size and feature network
+        Path cacheDir = Path.of(ctx.path(OUT + ".cache"));
+        String key = sha12(data.dir() + "|" + StageOutput.toJsonLine(StageOutput.readProvenance(data.dir())) + "|" + valLimit
+                + "|" + size + "|" + extractorLabel + "|" + es.precisionRecall() + "|" + es.prMaxSamples());
+        Path refFile = cacheDir.resolve("real-val-" + key + ".npz");
+        Reference real = Files.isRegularFile(refFile) ? Reference.load(refFile, null, es.precisionRecall(), es.batchSize()) : null;
+
+        boolean recon = parts.contains("rfid") || parts.contains("pfid");
+        if (recon || real == null) {
+            boolean doR = parts.contains("rfid"), doP = parts.contains("pfid");
+            List<Double> alphas = doP ? es.pfidAlphas() : List.of();
+            int batch = es.batchSize();
+            long pSeed = es.pfidSeed();
+            boolean needReal = real == null;
+            int maxDelta = doP ? delta : 1;
+            JavaRDD<Tuple2<ImageRecord, Long>> val = data.split("val", valLimit).zipWithIndex().map(t -> t);
+            JavaRDD<Tagged> tagged = val.mapPartitions(it -> valPass(it, size, batch, recon ? tokDir : null, maxDelta,
+                    needReal, doR, alphas, delta, pSeed, doR ? tcfg.codebookSize() : 0)).persist(StorageLevel.MEMORY_AND_DISK());
+            try {
+                if (needReal) {
+                    EvalPartial p = DistributedEval.evaluate(batches(tagged, "real"), spec, es, 2);
+                    real = Reference.of("val split of " + data.dir() + " (" + p.count() + " images, eval transform)", p);
+                    Files.createDirectories(cacheDir);
+                    real.save(refFile);
+                    log.info("{}: real reference of {} val images cached at {}", NAME, p.count(), refFile);
+                }
+                if (doR) {
+                    EvalResult r = FidEvaluator.result(DistributedEval.evaluate(batches(tagged, "rfid"), spec, es, 2), real, es);
+                    EvalResultsWriter w = writer(common, real).result("r", r, Map.of("images", "val split, encode -> decode"));
+                    w.write(out.resolve("rfid.json"));
+                    summary.put("rfid", r.fid());
+                    summary.put("val_images", r.samples());
+                    log.info("{}: rFID {} over {} val images ({})", NAME, fmt(r.fid()), r.samples(), extractorLabel);
+
+                    CodebookStats cb = tagged.filter(t -> t.stats != null).map(t -> t.stats).reduce(CodebookStats::merge);
+                    Map<String, Object> extras = Map.of("codebook_size", cb.codebookSize(), "codes_used", cb.used(),
+                            "tokens", cb.total(), "entropy_bits", cb.entropyBits());
+                    EvalResultsWriter cw = new EvalResultsWriter()
+                            .metric("codebook_usage", cb.usage(), "none", r.samples(), extras)
+                            .metric("codebook_perplexity", cb.perplexity(), "none", r.samples(), extras)
+                            .metric("codebook_entropy", cb.entropy(), "none", r.samples(), extras);
+                    common.forEach(cw::provenance);
+                    cw.write(out.resolve("codebook.json"));
+                    summary.put("codebook_usage", cb.usage());
+                    summary.put("codebook_perplexity", cb.perplexity());
+                    log.info("{}: codebook usage {} perplexity {} entropy {} bits", NAME, fmt(cb.usage()), fmt(cb.perplexity()),
+                            fmt(cb.entropyBits()));
+                }
+                if (doP) {
+                    EvalResultsWriter w = writer(common, real).seed("pfid", pSeed);
+                    Map<String, Object> curve = new LinkedHashMap<>();
+                    for (int i = 0; i < alphas.size(); i++) {
+                        double a = alphas.get(i);
+                        EvalResult r = FidEvaluator.result(DistributedEval.evaluate(batches(tagged, "pfid" + i), spec, es, 2), real, es);
+                        Map<String, Object> params = new LinkedHashMap<>();
+                        params.put("alpha", a);
+                        params.put("delta", delta);
+                        params.put("beta", 1.0);
+                        params.put("seed", pSeed);
+                        w.result("p", r, params);
+                        curve.put(String.valueOf(a), r.fid());
+                        log.info("{}: pFID {} at alpha {} delta {} over {} val images", NAME, fmt(r.fid()), a, delta, r.samples());
+                    }
+                    w.write(out.resolve("pfid.json"));
+                    summary.put("pfid", curve);
+                    summary.put("pfid_delta", delta);
+                }
+            } finally {
+                tagged.unpersist();
+            }
+        }
+        prov.put("reference_val", refFile.toString());
+
+        if (parts.contains("gfid")) {
+            Reference gRef = real;
+            if (!es.reference().isBlank()) {
+                try (FeatureExtractor fx = spec.open()) {
+                    gRef = Reference.load(Path.of(es.reference()), new FidEvaluator(fx, es), es.precisionRecall(), es.batchSize());
+                }
+            }
+            Map<String, Object> g = GenerationEval.run(ctx, es, spec, tokDir, gRef, out, common);
+            summary.putAll(g);
+            String genDir = ctx.path("generator");
+            prov.put("generator", Map.of("path", genDir, "provenance", StageOutput.readProvenance(genDir)));
+        }
+        return prov;
+    }
+
+    static EvalResultsWriter writer(Map<String, String> common, Reference ref) {
+        EvalResultsWriter w = new EvalResultsWriter();
+        common.forEach(w::provenance);
+        w.provenance("reference", ref.source());
+        w.provenance("reference_count", String.valueOf(ref.count()));
+        return w;
+    }
+
+    private static JavaRDD<ImageBatch> batches(JavaRDD<Tagged> tagged, String tag) {
+        return tagged.filter(t -> tag.equals(t.tag)).map(t -> t.batch);
+    }
+
+    /** One item of the val pass: a batch of images of one kind, or a partition's codebook counts. */
+    static final class Tagged implements Serializable {
+        private static final long serialVersionUID = 1L;
+        String tag;
+        ImageBatch batch;
+        CodebookStats stats;
+
+        Tagged() {
+        }
+
+        Tagged(String tag, ImageBatch batch, CodebookStats stats) {
+            this.tag = tag;
+            this.batch = batch;
+            this.stats = stats;
+        }
+    }
+
+    /**
+     * One partition of the val split: real images, reconstructions, perturbed reconstructions per alpha (as uint8
+     * batches with global indices) and the codebook counts. pFID's seed of a batch is derived from the seed and the
+     * batch's first global index, so the draws depend only on the data, not on the executor.
+     */
+    static Iterator<Tagged> valPass(Iterator<Tuple2<ImageRecord, Long>> it, int size, int batch, String tokDir, int maxDelta,
+                                   boolean real, boolean recon, List<Double> alphas, int delta, long seed, int codebook) {
+        List<Tagged> out = new ArrayList<>();
+        CodebookStats stats = codebook > 0 ? new CodebookStats(codebook) : null;
+        Tokenizer tok = tokDir == null ? null : TokenizerCache.get(tokDir, maxDelta);
+        try (ImageBatcher batcher = ImageBatcher.eval(size)) {
+            while (it.hasNext()) {
+                List<ImageRecord> buf = new ArrayList<>(batch);
+                long first = -1;
+                while (it.hasNext() && buf.size() < batch) {
+                    Tuple2<ImageRecord, Long> t = it.next();
+                    if (buf.isEmpty()) first = t._2();
+                    buf.add(t._1());
+                }
+                INDArray x = batcher.batch(buf, 0).images();
+                if (real) out.add(new Tagged("real", toBatch(first, x), null));
+                if (tok == null) continue;
+                if (recon) {
+                    INDArray ids = tok.encode(x);
+                    stats.update(ids.castTo(DataType.INT).dup().data().asInt());
+                    out.add(new Tagged("rfid", toBatch(first, tok.decode(ids)), null));
+                }
+                for (int i = 0; i < alphas.size(); i++) {
+                    INDArray p = tok.decodePerturbed(x, alphas.get(i), delta, seed * 1_000_003L + first);
+                    out.add(new Tagged("pfid" + i, toBatch(first, p), null));
+                }
+            }
+        }
+        if (stats != null) out.add(new Tagged("codebook", null, stats));
+        return out.iterator();
+    }
+
+    static ImageBatch toBatch(long first, INDArray images) {
+        return new ImageBatch(first, (int) images.size(0), (int) images.size(2), (int) images.size(3), Images.toUint8Bytes(images));
+    }
+
+    static String sha12(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8))).substring(0, 12);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String fmt(double v) {
+        return String.format("%.4f", v);
+    }
+
+    /** Streams uint8 NHWC batches (sorted by index) into an ADM sample batch: arr_0 [N, H, W, 3] uint8, arr_1 labels. */
+    static void writeSampleNpz(Path file, Iterator<ImageBatch> sorted, long n, int h, int w, long[] labels) throws IOException {
+        try (NpzWriter z = new NpzWriter(file)) {
+            try (OutputStream o = z.begin("arr_0", "|u1", n, h, w, 3)) {
+                while (sorted.hasNext()) o.write(sorted.next().pixels());
+            }
+            z.write("arr_1", labels, labels.length);
+        }
+    }
+
+    /** Unused helper kept small: one float batch of the given uint8 batches (for grids). */
+    static INDArray toFloat(List<ImageBatch> bs) {
+        List<INDArray> parts = new ArrayList<>();
+        for (ImageBatch b : bs) parts.add(Images.toFloatNchw(Images.fromBytes(b.pixels(), b.count(), b.height(), b.width())));
+        return parts.size() == 1 ? parts.get(0) : Nd4j.concat(0, parts.toArray(new INDArray[0]));
+    }
+
+    static byte[] grid(INDArray images, int cols) {
+        return ImageGrid.tiled(images, cols, 2);
+    }
+
+    static SamplingConfig withGuidance(SamplingConfig s, double g) {
+        return new SamplingConfig(s.temperature(), g, s.guidancePower());
+    }
+
+    static GeneratorConfig generatorConfig(ModelArtifact a) {
+        return GeneratorConfig.from(a.settings().config());
+    }
+}

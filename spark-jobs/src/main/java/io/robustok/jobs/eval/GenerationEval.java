@@ -1,0 +1,183 @@
+package io.robustok.jobs.eval;
+
+import io.robustok.cli.StageContext;
+import io.robustok.eval.EvalPartial;
+import io.robustok.eval.EvalResult;
+import io.robustok.eval.EvalResultsWriter;
+import io.robustok.eval.EvalSettings;
+import io.robustok.eval.FeatureExtractorSpec;
+import io.robustok.eval.FidEvaluator;
+import io.robustok.eval.Images;
+import io.robustok.eval.Reference;
+import io.robustok.generator.GeneratorConfig;
+import io.robustok.generator.GeneratorTask;
+import io.robustok.generator.RarConfig;
+import io.robustok.generator.RarSampler;
+import io.robustok.generator.SamplingConfig;
+import io.robustok.jobs.ModelArtifact;
+import io.robustok.jobs.TokenizerCache;
+import io.robustok.jobs.eval.DistributedEval.ImageBatch;
+import io.robustok.spark.StageOutput;
+import io.robustok.tokenizer.Tokenizer;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.storage.StorageLevel;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * gFID / IS / precision / recall of the committed generator (SPEC section 7): {@code eval.num-samples} samples,
+ * equal per class, at the generator's guidance g and at guidance 1 (the conditional model alone). Classes are
+ * split into chunks of at most {@code eval.batch-size} samples spread over the Spark partitions; each chunk has
+ * its own seed ({@code eval.seed} and the chunk's index), so the samples do not depend on the partitioning.
+ * Token sequences are decoded with the tokenizer in the same partition and featurized there.
+ */
+final class GenerationEval {
+    private static final Logger log = LoggerFactory.getLogger(GenerationEval.class);
+    private static final Map<String, RarSampler> SAMPLERS = new ConcurrentHashMap<>();
+
+    private GenerationEval() {
+    }
+
+    /** One unit of sampling work: {@code count} samples of class {@code label}, global indices from {@code first}. */
+    static final class Chunk implements Serializable {
+        private static final long serialVersionUID = 1L;
+        int label, count, index;
+        long first;
+
+        Chunk() {
+        }
+
+        Chunk(int label, long first, int count, int index) {
+            this.label = label;
+            this.first = first;
+            this.count = count;
+            this.index = index;
+        }
+    }
+
+    static List<Chunk> chunks(int classes, int perClass, int batch) {
+        List<Chunk> out = new ArrayList<>();
+        for (int c = 0; c < classes; c++) {
+            for (int s = 0; s < perClass; s += batch) out.add(new Chunk(c, (long) c * perClass + s, Math.min(batch, perClass - s), out.size()));
+        }
+        return out;
+    }
+
+    static Map<String, Object> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String tokDir, Reference ref,
+                                   Path out, Map<String, String> common) throws Exception {
+        String genDir = ctx.path("generator");
+        ModelArtifact ga = ModelArtifact.load(genDir, "train-generator");
+        GeneratorConfig gc = GeneratorConfig.from(ga.settings().config());
+        RarConfig rc = gc.model();
+        int classes = rc.numClasses();
+        int perClass = Math.max(1, es.numSamples() / classes);
+        List<Chunk> chunks = chunks(classes, perClass, Math.min(perClass, es.batchSize()));
+        long n = (long) classes * perClass;
+        int parts = Math.max(1, Math.min(chunks.size(), ctx.jsc().defaultParallelism() * 2));
+        List<Double> guidances = new ArrayList<>(List.of(gc.sampling().guidance()));
+        if (gc.sampling().guidance() != 1.0) guidances.add(1.0);
+        long seed = es.seed();
+        Map<String, Object> summary = new LinkedHashMap<>();
+        Map<String, Object> byGuidance = new LinkedHashMap<>();
+        EvalResultsWriter w = EvalStage.writer(common, ref).seed("sampling", seed)
+                .provenance("generator", genDir)
+                .provenance("generator_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(genDir)));
+        for (double g : guidances) {
+            SamplingConfig sc = new SamplingConfig(gc.sampling().temperature(), g, gc.sampling().guidancePower());
+            long t0 = System.nanoTime();
+            JavaRDD<ImageBatch> samples = ctx.jsc().parallelize(chunks, parts)
+                    .mapPartitions(it -> sample(it, genDir, tokDir, sc, seed)).persist(StorageLevel.MEMORY_AND_DISK());
+            EvalPartial p = DistributedEval.evaluate(samples, spec, es, 2);
+            EvalResult r = FidEvaluator.result(p, ref, es);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            String tag = "g" + fmtG(g);
+            // ADM sample batch (uint8 NHWC, labels) streamed in index order, and a grid of the first 8 per class
+            ImageBatch any = samples.first();
+            long[] labels = new long[(int) n];
+            for (Chunk c : chunks) for (int i = 0; i < c.count; i++) labels[(int) (c.first + i)] = c.label;
+            Path npz = out.resolve("samples-" + tag + ".npz");
+            EvalStage.writeSampleNpz(npz, samples.sortBy(ImageBatch::firstIndex, true, parts).toLocalIterator(), n,
+                    any.height(), any.width(), labels);
+            List<ImageBatch> firsts = samples.filter(b -> (b.firstIndex() % perClass) == 0).sortBy(ImageBatch::firstIndex, true, 1).collect();
+            List<INDArray> rows = new ArrayList<>();
+            for (ImageBatch b : firsts) {
+                int k = Math.min(8, b.count());
+                byte[] px = java.util.Arrays.copyOf(b.pixels(), k * b.height() * b.width() * 3);
+                rows.add(Images.toFloatNchw(Images.fromBytes(px, k, b.height(), b.width())));
+            }
+            INDArray grid = Nd4j.concat(0, rows.toArray(new INDArray[0]));
+            Files.write(out.resolve("samples-" + tag + ".png"), EvalStage.grid(grid, Math.min(8, perClass)));
+            samples.unpersist();
+            Map<String, Object> params = new LinkedHashMap<>();
+            params.put("guidance", g);
+            params.put("temperature", sc.temperature());
+            params.put("guidance_power", sc.guidancePower());
+            params.put("per_class", perClass);
+            params.put("seed", seed);
+            params.put("samples_file", npz.getFileName().toString());
+            params.put("seconds", secs);
+            w.result("g", r, params);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("gfid", r.fid());
+            m.put("is", r.inceptionScore());
+            m.put("precision", r.precision());
+            m.put("recall", r.recall());
+            byGuidance.put(fmtG(g), m);
+            log.info("eval: gFID {} IS {} precision {} recall {} at guidance {} ({} samples, {} s)", EvalStage.fmt(r.fid()),
+                    EvalStage.fmt(r.inceptionScore()), EvalStage.fmt(r.precision()), EvalStage.fmt(r.recall()), g, r.samples(),
+                    String.format("%.0f", secs));
+        }
+        w.write(out.resolve("gfid.json"));
+        summary.put("gfid", byGuidance);
+        summary.put("gfid_samples", n);
+        return summary;
+    }
+
+    private static String fmtG(double g) {
+        return g == Math.rint(g) ? String.valueOf((long) g) + ".0" : String.valueOf(g);
+    }
+
+    /** Samples and decodes the chunks of one partition. */
+    static Iterator<ImageBatch> sample(Iterator<Chunk> it, String genDir, String tokDir, SamplingConfig sc, long seed) {
+        RarSampler sampler = sampler(genDir);
+        Tokenizer tok = TokenizerCache.get(tokDir, 1);
+        List<ImageBatch> out = new ArrayList<>();
+        while (it.hasNext()) {
+            Chunk c = it.next();
+            int[] labels = new int[c.count];
+            java.util.Arrays.fill(labels, c.label);
+            int[][] tokens = sampler.sample(labels, sc, seed * 1_000_003L + c.index);
+            INDArray ids = Nd4j.createFromArray(tokens).castTo(DataType.INT);
+            out.add(EvalStage.toBatch(c.first, tok.decode(ids)));
+        }
+        return out.iterator();
+    }
+
+    /** One sampler per executor JVM, thread and generator output (RarSampler is not thread-safe). */
+    static RarSampler sampler(String genDir) {
+        return SAMPLERS.computeIfAbsent(genDir + "|" + Thread.currentThread().getId(), k -> {
+            ModelArtifact a = ModelArtifact.load(genDir, "train-generator");
+            RarConfig rc = GeneratorConfig.from(a.settings().config()).model();
+            Map<String, INDArray> p = new HashMap<>();
+            for (var e : a.weights().entrySet()) {
+                String name = e.getKey().startsWith(GeneratorTask.PREFIX) ? e.getKey().substring(GeneratorTask.PREFIX.length()) : e.getKey();
+                p.put(name, e.getValue());
+            }
+            return new RarSampler(rc, p);
+        });
+    }
+}

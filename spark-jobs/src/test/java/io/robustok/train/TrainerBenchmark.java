@@ -34,7 +34,7 @@ public final class TrainerBenchmark {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new LinkedHashMap<>(Map.of("executors", "1,2", "freq", "1,5,20", "runs", "3", "rows", "10240",
-                "batch", "64", "in", "784", "hidden", "256", "epochs", "1", "dl4j", "true", "out", "bench/trainer/results.json"));
+                "batch", "128", "in", "784", "hidden", "256", "epochs", "1", "dl4j", "true", "out", "bench/trainer/results.json"));
         for (String s : args) a.put(s.substring(0, s.indexOf('=')), s.substring(s.indexOf('=') + 1));
         int[] executors = Arrays.stream(a.get("executors").split(",")).mapToInt(Integer::parseInt).toArray();
         int[] freqs = Arrays.stream(a.get("freq").split(",")).mapToInt(Integer::parseInt).toArray();

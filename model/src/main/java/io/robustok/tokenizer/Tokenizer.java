@@ -40,7 +40,7 @@ public final class Tokenizer {
         SDVariable image = encodeGraph.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
         SDVariable z = TokenizerNet.encoder(ep, cfg, image);
         SDVariable sims = encodeGraph.mmul(z, TokenizerNet.codebook(ep, cfg), false, true, false);
-        SDVariable top = encodeGraph.nn().topK(sims, this.maxDelta, true)[1];
+        SDVariable top = io.robustok.nn.TopKIndices.apply(encodeGraph, sims, this.maxDelta);
         encodeGraph.updateVariableNameAndReference(top, "top");
 
         decodeGraph = SameDiff.create();

@@ -80,7 +80,7 @@ final class TokenizerNet {
     static Quantized quantize(SameDiff sd, SDVariable z, SDVariable cb, int codebookSize, SDVariable pick, int topK,
                               double commitment) {
         SDVariable sims = sd.mmul(z, cb, false, true, false);
-        SDVariable top = sd.nn().topK(sims, topK, true)[1];                  // [rows, k], column 0 = clean code
+        SDVariable top = io.robustok.nn.TopKIndices.apply(sd, sims, topK);                // [rows, k], column 0 = clean code
         SDVariable ids = top.get(SDIndex.all(), SDIndex.interval(0, 1)).reshape(-1);
         sd.updateVariableNameAndReference(ids, "ids");
         SDVariable zq = lookup(sd, cb, ids, codebookSize);

@@ -1,0 +1,82 @@
+package io.robustok.tokenizer;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** SPEC section 3: rate, scope, support and schedule of the latent perturbation. */
+class LatentPerturbationTest {
+
+    @Test
+    void replacesAtRateAlphaTimesOneMinusOneOverDeltaOnlyInBetaFractionOfImages() {
+        int images = 2000, tokens = 64, delta = 10;
+        double alpha = 0.6, beta = 0.3;
+        int[] ranks = LatentPerturbation.drawRanks(images, tokens, alpha, delta, beta, 11);
+        int touchedImages = 0;
+        long replacedInTouched = 0;
+        for (int n = 0; n < images; n++) {
+            int r = 0;
+            for (int t = 0; t < tokens; t++) {
+                int k = ranks[n * tokens + t];
+                assertTrue(k >= 0 && k < delta, "rank inside the top-delta set");
+                if (k != 0) r++;
+            }
+            if (r > 0) {
+                touchedImages++;
+                replacedInTouched += r;
+            }
+        }
+        // per touched image, replacement rate alpha * (1 - 1/delta) = 0.54; an image with 0 of 64 replaced is ~1e-22
+        double rate = replacedInTouched / (double) (touchedImages * tokens);
+        double expected = alpha * (1 - 1.0 / delta);
+        double sd = Math.sqrt(expected * (1 - expected) / (touchedImages * tokens));
+        assertEquals(expected, rate, 5 * sd, "replacement rate");
+        double frac = touchedImages / (double) images;
+        assertEquals(beta, frac, 5 * Math.sqrt(beta * (1 - beta) / images), "fraction of perturbed images");
+    }
+
+    @Test
+    void replacementsStayInsideTopDeltaOfTheToken() {
+        int rows = 50, k = 8;
+        INDArray top = Nd4j.create(DataType.INT, rows, k);
+        for (int i = 0; i < rows; i++) for (int j = 0; j < k; j++) top.putScalar(i, j, 1000 * i + j);
+        int[] ranks = LatentPerturbation.drawRanks(5, 10, 1.0, 5, 1.0, 3);
+        int[] ids = LatentPerturbation.apply(top, ranks);
+        for (int i = 0; i < rows; i++) {
+            Set<Integer> allowed = new HashSet<>();
+            for (int j = 0; j < 5; j++) allowed.add(1000 * i + j);
+            assertTrue(allowed.contains(ids[i]), "token " + i + " took " + ids[i]);
+        }
+    }
+
+    @Test
+    void nothingChangesWhenAlphaOrBetaIsZeroOrDeltaIsOne() {
+        for (int[] r : new int[][]{LatentPerturbation.drawRanks(10, 10, 0, 50, 1, 1),
+                LatentPerturbation.drawRanks(10, 10, 1, 50, 0, 1), LatentPerturbation.drawRanks(10, 10, 1, 1, 1, 1)}) {
+            for (int k : r) assertEquals(0, k);
+        }
+    }
+
+    @Test
+    void scheduleMatchesSpecAtEpochs0_40_80_120_200() {
+        LatentPerturbation.Schedule s = LatentPerturbation.Schedule.paper();
+        double[] epochs = {0, 40, 80, 120, 200};
+        double[] alpha = {1.0, 1.0, 0.75, 0.5, 0.5};
+        int[] delta = {100, 100, 75, 50, 50};
+        for (int i = 0; i < epochs.length; i++) {
+            assertEquals(alpha[i], s.alpha(epochs[i]), 1e-12, "alpha at " + epochs[i]);
+            assertEquals(delta[i], s.delta(epochs[i]), "delta at " + epochs[i]);
+            assertEquals(0.1, s.beta(), 1e-12);
+        }
+        // and the shipped defaults are the paper's
+        LatentPerturbation.Schedule d = TestConfigs.defaults().perturb();
+        assertEquals(s, d);
+    }
+}

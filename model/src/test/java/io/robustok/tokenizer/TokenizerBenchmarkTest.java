@@ -1,0 +1,58 @@
+package io.robustok.tokenizer;
+
+import io.robustok.train.StepContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Arrays;
+
+/**
+ * Images/s of one training step at demo scale. Off by default; run with
+ * {@code mvn -o -q -pl model test -Dtest=TokenizerBenchmarkTest -Dbench=true [-Dbench.patch=8 -Dbench.gan=true]}.
+ */
+class TokenizerBenchmarkTest {
+    @Test
+    @EnabledIfSystemProperty(named = "bench", matches = "true")
+    void trainStepThroughput() {
+        int patch = Integer.getInteger("bench.patch", 4);
+        int batch = Integer.getInteger("bench.batch", 32);
+        int width = Integer.getInteger("bench.width", 128);
+        boolean gan = Boolean.getBoolean("bench.gan");
+        int grid = 32 / patch;
+        TokenizerConfig c = TestConfigs.defaults().withSizes(32, patch, grid, 512, 16, width, 2, 2, 4, batch)
+                .withGan(gan ? 0 : -1, 2.4e-4, LatentPerturbation.Schedule.paper());
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        java.util.Map<String, long[]> prof = new java.util.TreeMap<>();
+        if (Boolean.getBoolean("bench.profile")) {
+            w.recGraph().addListeners(new org.nd4j.autodiff.listeners.BaseListener() {
+                long t0;
+                @Override public boolean isActive(org.nd4j.autodiff.listeners.Operation op) { return true; }
+                @Override public void preOpExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
+                        org.nd4j.autodiff.samediff.internal.SameDiffOp op, org.nd4j.linalg.api.ops.OpContext ctx) { t0 = System.nanoTime(); }
+                @Override public void opExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
+                        org.nd4j.linalg.dataset.api.MultiDataSet b, org.nd4j.autodiff.samediff.internal.SameDiffOp op,
+                        org.nd4j.linalg.api.ops.OpContext ctx, org.nd4j.linalg.api.ndarray.INDArray[] out) {
+                    long[] v = prof.computeIfAbsent(op.getOp().opName(), k -> new long[2]);
+                    v[0] += System.nanoTime() - t0;
+                    v[1]++;
+                }
+            });
+        }
+        INDArray x = TokenizerTrainingTest.images(batch, 32, 1);
+        ImageBatch b = new ImageBatch(x, null);
+        int warm = 3, runs = Integer.getInteger("bench.steps", 8);
+        double[] t = new double[runs];
+        for (int s = 0; s < warm + runs; s++) {
+            long t0 = System.nanoTime();
+            w.step(b, new StepContext(s, 0, 0, 1.0, s));
+            if (s >= warm) t[s - warm] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(t);
+        prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(15)
+                .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
+        double med = t[runs / 2];
+        System.out.printf("BENCH patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s (min %.3f max %.3f)%n",
+                patch, width, batch, gan, w.state().parameterCount(), med, batch / med, t[0], t[runs - 1]);
+    }
+}

@@ -1,0 +1,87 @@
+package io.robustok.tokenizer;
+
+import io.robustok.train.StepContext;
+import io.robustok.train.TrainState;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A tiny tokenizer learns on synthetic images; GAN steps run; encode/decode never perturb. */
+class TokenizerTrainingTest {
+    private static final int BATCH = 8;
+
+    /** Smooth synthetic images: per-image random colour gradients, in [-1, 1]. */
+    static INDArray images(int n, int size, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        float[] v = new float[n * 3 * size * size];
+        for (int i = 0; i < n; i++) {
+            for (int c = 0; c < 3; c++) {
+                double a = r.nextDouble() * 2 - 1, bx = r.nextDouble() * 2 - 1, by = r.nextDouble() * 2 - 1;
+                for (int y = 0; y < size; y++) {
+                    for (int x = 0; x < size; x++) {
+                        double val = 0.5 * a + 0.5 * (bx * (x / (size - 1.0) - 0.5) + by * (y / (size - 1.0) - 0.5));
+                        v[((i * 3 + c) * size + y) * size + x] = (float) Math.max(-1, Math.min(1, val));
+                    }
+                }
+            }
+        }
+        return Nd4j.create(v, new long[]{n, 3, size, size}, DataType.FLOAT);
+    }
+
+    @Test
+    void lossGoesDownThenGanStepsRunAndStateRoundTrips() {
+        TokenizerConfig c = TestConfigs.tiny(BATCH).withGan(3, 4e-3, LatentPerturbation.Schedule.paper());
+        TokenizerWorker w = new TokenizerWorker(c, 1.0);
+        INDArray x = images(BATCH, c.imageSize(), 5);
+        ImageBatch b = new ImageBatch(x, null);
+        double first = 0, last = 0;
+        int steps = 40;
+        for (int s = 0; s < steps; s++) {
+            double[] m = w.step(b, new StepContext(s, 0, s / 100.0, 1.0, 100 + s));
+            assertEquals(TokenizerWorker.METRICS.size(), m.length);
+            assertTrue(Double.isFinite(m[0]), "finite loss at step " + s);
+            if (s < 3) first += m[1] / 3;
+            if (s >= steps - 3) last += m[1] / 3;
+        }
+        assertTrue(last < 0.8 * first, "rec loss should fall: first " + first + " last " + last);
+
+        // past gan-start-epoch: generator with GAN term + discriminator step
+        double[] m = w.step(b, new StepContext(steps, 3, 3.0, 1.0, 7));
+        assertTrue(Double.isFinite(m[0]));
+        assertTrue(m[6] > 0, "discriminator hinge loss reported");
+        assertTrue(m[7] > 0 && m[7] <= c.adaptiveMax(), "adaptive weight in (0, max]: " + m[7]);
+
+        // state names: tokenizer + discriminator parameters and AdamW moments
+        TrainState st = w.state();
+        assertTrue(st.params().containsKey("encoder/blocks.0.attn.qkv.w"));
+        assertTrue(st.params().containsKey("disc/conv0.w"));
+        assertTrue(st.optState().containsKey("quantizer/codebook#m"));
+        assertTrue(st.optState().containsKey("disc#t"));
+        TokenizerWorker w2 = new TokenizerWorker(c, 1.0);
+        w2.load(st.copy());
+        assertEquals(st.params().get("decoder/head.w"), w2.state().params().get("decoder/head.w"));
+    }
+
+    @Test
+    void encodeAndDecodeAreDeterministicAndUnperturbed() {
+        TokenizerConfig c = TestConfigs.tiny(BATCH);
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        Tokenizer tok = new Tokenizer(c, w.state().params(), 8, 3);
+        INDArray x = images(5, c.imageSize(), 9);
+        INDArray ids = tok.encode(x);
+        assertArrayEquals(new long[]{5, c.tokens()}, ids.shape());
+        assertEquals(ids, tok.encode(x), "encode is deterministic (no perturbation)");
+        INDArray y = tok.decode(ids);
+        assertArrayEquals(new long[]{5, 3, c.imageSize(), c.imageSize()}, y.shape());
+        assertEquals(y, tok.decode(ids), "decode is deterministic");
+        // decodePerturbed with alpha 0 is the clean decode; with alpha 1 it differs
+        assertTrue(tok.decodePerturbed(x, 0.0, 8, 1).equalsWithEps(y, 1e-5));
+        assertFalse(tok.decodePerturbed(x, 1.0, 8, 1).equalsWithEps(y, 1e-5));
+    }
+}

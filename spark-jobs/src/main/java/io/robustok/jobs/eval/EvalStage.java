@@ -266,6 +266,7 @@ public final class EvalStage implements Stage {
                         log.info("{}: pFID {} at alpha {} delta {} over {} val images", NAME, fmt(r.fid()), a, delta, r.samples());
                     }
                     w.write(out.resolve("pfid.json"));
+                    if (alphas.size() > 1) Files.write(out.resolve("pfid-curve.png"), curvePng(alphas, curve, delta, extractorLabel));
                     summary.put("pfid", curve);
                     summary.put("pfid_delta", delta);
                 }
@@ -360,6 +361,57 @@ public final class EvalStage implements Stage {
         return new ImageBatch(first, (int) images.size(0), (int) images.size(2), (int) images.size(3), Images.toUint8Bytes(images));
     }
 
+    /** pFID against alpha as a small line chart (the SPEC section 4 curve). */
+    static byte[] curvePng(List<Double> alphas, Map<String, Object> curve, int delta, String extractor) {
+        int W = 480, H = 320, L = 60, R = 20, T = 30, B = 45;
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(W, H, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = img.createGraphics();
+        g.setRenderingHint(java.awt.RenderingHints.KEY_ANTIALIASING, java.awt.RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(java.awt.Color.WHITE);
+        g.fillRect(0, 0, W, H);
+        double[] x = new double[alphas.size()], y = new double[alphas.size()];
+        double xMin = Double.MAX_VALUE, xMax = -Double.MAX_VALUE, yMax = 0;
+        for (int i = 0; i < x.length; i++) {
+            x[i] = alphas.get(i);
+            y[i] = ((Number) curve.get(String.valueOf(alphas.get(i)))).doubleValue();
+            xMin = Math.min(xMin, x[i]);
+            xMax = Math.max(xMax, x[i]);
+            yMax = Math.max(yMax, y[i]);
+        }
+        if (xMax == xMin) xMax = xMin + 1;
+        yMax = yMax <= 0 ? 1 : yMax * 1.1;
+        g.setColor(java.awt.Color.BLACK);
+        g.drawLine(L, H - B, W - R, H - B);
+        g.drawLine(L, T, L, H - B);
+        g.drawString("alpha", W / 2 - 15, H - 8);
+        g.drawString("pFID (delta " + delta + ", " + extractor + ")", L, T - 10);
+        for (int k = 0; k <= 4; k++) {
+            double yv = yMax * k / 4;
+            int py = (int) (H - B - (H - B - T) * k / 4.0);
+            g.drawString(String.format("%.1f", yv), 5, py + 4);
+            double xv = xMin + (xMax - xMin) * k / 4;
+            int px = (int) (L + (W - L - R) * k / 4.0);
+            g.drawString(String.format("%.2f", xv), px - 12, H - B + 15);
+        }
+        g.setColor(new java.awt.Color(0x1f77b4));
+        g.setStroke(new java.awt.BasicStroke(2f));
+        int[] px = new int[x.length], py = new int[x.length];
+        for (int i = 0; i < x.length; i++) {
+            px[i] = (int) (L + (W - L - R) * (x[i] - xMin) / (xMax - xMin));
+            py[i] = (int) (H - B - (H - B - T) * y[i] / yMax);
+            g.fillOval(px[i] - 3, py[i] - 3, 7, 7);
+        }
+        g.drawPolyline(px, py, x.length);
+        g.dispose();
+        try {
+            java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+            javax.imageio.ImageIO.write(img, "png", o);
+            return o.toByteArray();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     static String sha12(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8))).substring(0, 12);
@@ -380,13 +432,6 @@ public final class EvalStage implements Stage {
             }
             z.write("arr_1", labels, labels.length);
         }
-    }
-
-    /** Unused helper kept small: one float batch of the given uint8 batches (for grids). */
-    static INDArray toFloat(List<ImageBatch> bs) {
-        List<INDArray> parts = new ArrayList<>();
-        for (ImageBatch b : bs) parts.add(Images.toFloatNchw(Images.fromBytes(b.pixels(), b.count(), b.height(), b.width())));
-        return parts.size() == 1 ? parts.get(0) : Nd4j.concat(0, parts.toArray(new INDArray[0]));
     }
 
     static byte[] grid(INDArray images, int cols) {

@@ -86,7 +86,6 @@ public final class FeatureNetTraining {
             FashionMnist.Split s = new FashionMnist.Split(b[0], b[1], n);
             return new DataSet(Nd4j.create(s.toNchw32(0, n), n, 3, 32, 32), Nd4j.create(s.oneHot(0, n), n, 10));
         }).persist(StorageLevel.MEMORY_ONLY());
-        batches.clear();
         log.info("feature net: {} minibatches of {} on {} workers", rdd.count(), bs, workers);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(bs)
                 .batchSizePerWorker(bs)

@@ -2,12 +2,18 @@ package io.robustok.data;
 
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.example.data.Group;
+import org.apache.parquet.format.ColumnChunk;
+import org.apache.parquet.format.ColumnMetaData;
+import org.apache.parquet.format.Encoding;
+import org.apache.parquet.format.FileMetaData;
+import org.apache.parquet.format.PageEncodingStats;
+import org.apache.parquet.format.RowGroup;
+import org.apache.parquet.format.Util;
 import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.api.ReadSupport;
@@ -28,6 +34,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -128,9 +135,13 @@ public final class ImageParquet {
         return file.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:/.*") ? new Path(file) : new Path(StageOutput.qualify(file));
     }
 
-    /** A writer for one shard file; its {@link Sink#sha256()} is known after close. */
+    /**
+     * A writer for one shard file. Rows go to a local temporary file; on close its footer is made canonical and
+     * the file is copied to {@code file} (any Hadoop file system), hashed on the way.
+     */
     static Sink open(String file, Configuration conf, PrepConfig cfg) throws IOException {
-        HashingOutputFile out = new HashingOutputFile(new Path(file), conf);
+        java.io.File tmp = java.io.File.createTempFile("shard-", ".parquet");
+        LocalOutputFile out = new LocalOutputFile(tmp);
         ParquetWriter<Row> w = new Builder(out)
                 .withCompressionCodec(CompressionCodecName.fromConf(cfg.compression().toUpperCase()))
                 .withRowGroupSize(cfg.rowGroupBytes())
@@ -141,18 +152,24 @@ public final class ImageParquet {
                 .withValidation(false)
                 .withConf(conf)
                 .build();
-        return new Sink(w, out);
+        return new Sink(w, tmp, path(file), conf);
     }
 
     /** An open shard: rows go in, the file's SHA-256 and size come out. */
     static final class Sink implements AutoCloseable {
         private final ParquetWriter<Row> writer;
-        private final HashingOutputFile file;
+        private final java.io.File tmp;
+        private final Path dest;
+        private final Configuration conf;
         private boolean closed;
+        private String sha256;
+        private long bytes;
 
-        Sink(ParquetWriter<Row> writer, HashingOutputFile file) {
+        Sink(ParquetWriter<Row> writer, java.io.File tmp, Path dest, Configuration conf) {
             this.writer = writer;
-            this.file = file;
+            this.tmp = tmp;
+            this.dest = dest;
+            this.conf = conf;
         }
 
         void write(Row r) throws IOException {
@@ -161,18 +178,81 @@ public final class ImageParquet {
 
         @Override
         public void close() throws IOException {
-            if (!closed) {
-                closed = true;
+            if (closed) return;
+            closed = true;
+            try {
                 writer.close();
+                canonicalizeFooter(tmp);
+                MessageDigest digest = newDigest();
+                FileSystem fs = dest.getFileSystem(conf);
+                if (fs instanceof LocalFileSystem local) fs = local.getRawFileSystem(); // no .crc side files
+                try (java.io.InputStream in = new java.io.FileInputStream(tmp);
+                     DigestOutputStream out = new DigestOutputStream(fs.create(dest, true), digest)) {
+                    bytes = in.transferTo(out);
+                }
+                sha256 = HexFormat.of().formatHex(digest.digest());
+            } finally {
+                tmp.delete();
             }
         }
 
         String sha256() {
-            return file.sha256();
+            return sha256;
         }
 
         long bytes() {
-            return file.bytes;
+            return bytes;
+        }
+    }
+
+    /**
+     * parquet-mr collects each column chunk's encodings in a HashSet of enum constants, whose iteration order
+     * follows identity hash codes and so changes from one JVM to the next: the same rows would give footers that
+     * differ in a few bytes. Sorting those lists (same elements, same length) makes the file depend on the rows only.
+     */
+    static void canonicalizeFooter(java.io.File f) throws IOException {
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f, "rw")) {
+            long len = raf.length();
+            raf.seek(len - 8);
+            byte[] tail = new byte[8];
+            raf.readFully(tail);
+            int footerLen = (tail[0] & 0xff) | (tail[1] & 0xff) << 8 | (tail[2] & 0xff) << 16 | (tail[3] & 0xff) << 24;
+            long start = len - 8 - footerLen;
+            byte[] footer = new byte[footerLen];
+            raf.seek(start);
+            raf.readFully(footer);
+            FileMetaData md = Util.readFileMetaData(new java.io.ByteArrayInputStream(footer));
+            for (RowGroup rg : md.getRow_groups()) {
+                for (ColumnChunk cc : rg.getColumns()) {
+                    ColumnMetaData cm = cc.getMeta_data();
+                    if (cm.isSetEncodings()) {
+                        List<Encoding> e = new ArrayList<>(cm.getEncodings());
+                        e.sort(Comparator.comparingInt(Encoding::getValue));
+                        cm.setEncodings(e);
+                    }
+                    if (cm.isSetEncoding_stats()) {
+                        List<PageEncodingStats> st = new ArrayList<>(cm.getEncoding_stats());
+                        st.sort(Comparator.comparingInt((PageEncodingStats x) -> x.getPage_type().getValue())
+                                .thenComparingInt(x -> x.getEncoding().getValue()));
+                        cm.setEncoding_stats(st);
+                    }
+                }
+            }
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(footerLen);
+            Util.writeFileMetaData(md, out);
+            if (out.size() != footerLen) {
+                throw new IOException("canonical footer has " + out.size() + " bytes, expected " + footerLen);
+            }
+            raf.seek(start);
+            raf.write(out.toByteArray());
+        }
+    }
+
+    private static MessageDigest newDigest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -236,19 +316,12 @@ public final class ImageParquet {
         }
     }
 
-    /**
-     * Writes through the Hadoop file system and hashes on the way. On the local file system it bypasses the
-     * checksum layer so that no .crc side files appear next to the shards.
-     */
-    static final class HashingOutputFile implements OutputFile {
-        private final Path path;
-        private final Configuration conf;
-        private MessageDigest digest;
-        long bytes;
+    /** A plain local file for parquet-mr (the shard is written locally first, see {@link #open}). */
+    static final class LocalOutputFile implements OutputFile {
+        private final java.io.File file;
 
-        HashingOutputFile(Path path, Configuration conf) {
-            this.path = path;
-            this.conf = conf;
+        LocalOutputFile(java.io.File file) {
+            this.file = file;
         }
 
         @Override
@@ -258,31 +331,25 @@ public final class ImageParquet {
 
         @Override
         public PositionOutputStream createOrOverwrite(long blockSizeHint) throws IOException {
-            FileSystem fs = path.getFileSystem(conf);
-            if (fs instanceof LocalFileSystem local) fs = local.getRawFileSystem();
-            FSDataOutputStream raw = fs.create(path, true);
-            try {
-                digest = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-            DigestOutputStream out = new DigestOutputStream(raw, digest);
+            java.io.OutputStream out = new java.io.BufferedOutputStream(new java.io.FileOutputStream(file), 1 << 16);
             return new PositionOutputStream() {
+                private long pos;
+
                 @Override
                 public long getPos() {
-                    return bytes;
+                    return pos;
                 }
 
                 @Override
                 public void write(int b) throws IOException {
                     out.write(b);
-                    bytes++;
+                    pos++;
                 }
 
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
                     out.write(b, off, len);
-                    bytes += len;
+                    pos += len;
                 }
 
                 @Override
@@ -306,10 +373,5 @@ public final class ImageParquet {
         public long defaultBlockSize() {
             return 0;
         }
-
-        String sha256() {
-            return HexFormat.of().formatHex(digest.digest());
-        }
     }
-
 }

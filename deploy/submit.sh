@@ -31,7 +31,7 @@ exec spark-submit --master "$SPARK_MASTER" --deploy-mode "${DEPLOY_MODE:-client}
   --conf "spark.driver.extraJavaOptions=$OPENS $ND4J" \
   --conf "spark.executor.extraJavaOptions=$OPENS $ND4J" \
   --conf spark.serializer=org.apache.spark.serializer.KryoSerializer \
-  --conf spark.kryo.registrator=org.nd4j.kryo.Nd4jRegistrator \
+  --conf spark.kryo.registrator=io.robustok.spark.KryoRegistration \
   --conf spark.kryoserializer.buffer.max=1g \
   "${GPU_ARGS[@]}" ${EXTRA:-} \
   --files "$ROOT/conf/defaults.conf,$ROOT/conf/imagenet256.conf" \

@@ -15,6 +15,8 @@ public final class Stages {
                 new io.robustok.jobs.prep.DemoDataStage(),
                 new io.robustok.jobs.prep.PrepStage(),
                 new io.robustok.jobs.tokenizer.TrainTokenizerStage(),
+                new io.robustok.jobs.generator.TokenizeStage(),
+                new io.robustok.jobs.generator.TrainGeneratorStage(),
                 new io.robustok.jobs.eval.TrainFeaturesStage(),
                 new io.robustok.jobs.eval.EvalStage(),
                 new io.robustok.jobs.PipelineStage(),

@@ -1,0 +1,28 @@
+package io.robustok.jobs;
+
+import io.robustok.tokenizer.Tokenizer;
+import io.robustok.tokenizer.TokenizerConfig;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One loaded tokenizer per executor JVM and thread: Spark tasks that encode or decode share it instead of
+ * reading the weights and building graphs per partition. Keyed by artifact directory and thread, since a
+ * {@link Tokenizer} is not thread-safe.
+ */
+public final class TokenizerCache {
+    private static final Map<String, Tokenizer> CACHE = new ConcurrentHashMap<>();
+
+    private TokenizerCache() {
+    }
+
+    public static Tokenizer get(String dir, int maxDelta) {
+        String key = dir + "|" + maxDelta + "|" + Thread.currentThread().getId();
+        return CACHE.computeIfAbsent(key, k -> {
+            ModelArtifact a = ModelArtifact.load(dir, "train-tokenizer");
+            TokenizerConfig cfg = TokenizerConfig.from(a.settings().at("tokenizer"));
+            return new Tokenizer(cfg, a.weights(), maxDelta, 64);
+        });
+    }
+}

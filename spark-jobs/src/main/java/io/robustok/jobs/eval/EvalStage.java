@@ -210,7 +210,9 @@ public final class EvalStage implements Stage {
         Reference real = Files.isRegularFile(refFile) ? Reference.load(refFile, null, es.precisionRecall(), es.batchSize()) : null;
 
         boolean recon = parts.contains("rfid") || parts.contains("pfid");
-        if (recon || real == null) {
+        // the val pass: reconstructions, and the real reference when it is not cached (gFID against ADM's
+        // reference batch alone does not need it)
+        if (recon || (real == null && es.reference().isBlank())) {
             boolean doR = parts.contains("rfid"), doP = parts.contains("pfid");
             List<Double> alphas = doP ? es.pfidAlphas() : List.of();
             int batch = es.batchSize();

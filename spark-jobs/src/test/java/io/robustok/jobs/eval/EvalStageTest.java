@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.robustok.cli.Main;
 import io.robustok.config.Settings;
 import io.robustok.eval.DemoFeatureNet;
+import io.robustok.eval.Npz;
+import io.robustok.generator.GeneratorConfig;
+import io.robustok.generator.Rar;
 import io.robustok.jobs.ModelArtifact;
 import io.robustok.spark.StageOutput;
 import io.robustok.tokenizer.TokenizerConfig;
@@ -158,5 +161,38 @@ class EvalStageTest {
         assertEquals(0, run("eval"));
         assertEquals(1, run("eval", "gfid"));
         assertEquals(1, run("eval", "bogus"));
+
+        // an untrained tiny generator: gFID at guidance g and 1, ADM sample batches and grids, other results kept
+        List<String> gen = List.of("generator.model.width=32", "generator.model.depth=1", "generator.model.heads=2");
+        List<String> o = new ArrayList<>(overrides());
+        o.addAll(gen);
+        Settings s = Settings.load(new java.io.File("../conf/demo.conf"), o);
+        GeneratorConfig gc = GeneratorConfig.from(s.config());
+        StageOutput go = StageOutput.begin(run.resolve("generator").toString());
+        ModelArtifact.writeWeights(go, Rar.init(gc.model(), 7), Map.of("kind", "test"));
+        go.commit("train-generator", s, Map.of("global_step", 0));
+        assertEquals(0, run("eval", "gfid", "eval.num-samples=20"), "eval gfid");
+        double g = gc.sampling().guidance();
+        assertNotEquals(1.0, g);
+        JsonNode gm = json(eval.resolve("gfid.json"));
+        List<Double> guidances = new ArrayList<>();
+        for (JsonNode x : gm.get("metrics")) {
+            if (!x.get("metric").asText().equals("gfid")) continue;
+            guidances.add(x.get("params").get("guidance").asDouble());
+            assertEquals(20, x.get("samples").asLong());
+            assertTrue(x.get("value").asDouble() > 0);
+        }
+        assertEquals(List.of(g, 1.0), guidances);
+        assertTrue(gm.get("provenance").get("generator_provenance").asText().contains("global_step"));
+        for (String tag : List.of("g" + g, "g1.0")) {
+            Path npz = eval.resolve("samples-" + tag + ".npz");
+            assertTrue(Files.isRegularFile(npz), npz.toString());
+            assertTrue(Files.isRegularFile(eval.resolve("samples-" + tag + ".png")));
+            try (Npz z = Npz.open(npz)) {
+                assertEquals(List.of(20L, 32L, 32L, 3L), java.util.Arrays.stream(z.header("arr_0").shape()).boxed().toList());
+                assertEquals("|u1", z.header("arr_0").descr());
+            }
+        }
+        assertEquals(rfidBefore, Files.readString(eval.resolve("rfid.json")));
     }
 }

@@ -59,7 +59,7 @@ public final class GeneratorBench {
             for (int st = 0; st < steps; st++) {
                 INDArray lg = rar.logits(RarInputs.of(m, tok, cond, null));
                 INDArray g = RarSampler.guide(lg.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                        org.nd4j.linalg.indexing.NDArrayIndex.point(st), org.nd4j.linalg.indexing.NDArrayIndex.all()), n, 2.0);
+                        org.nd4j.linalg.indexing.NDArrayIndex.point(st), org.nd4j.linalg.indexing.NDArrayIndex.all()).dup(), n, 2.0);
                 float[][] f = g.toFloatMatrix();
                 for (int i = 0; i < n; i++) {
                     int x = RarSampler.draw(f[i], 1.0, new double[v], new SplittableRandom(st));

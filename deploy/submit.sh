@@ -30,6 +30,7 @@ exec spark-submit --master "$SPARK_MASTER" --deploy-mode "${DEPLOY_MODE:-client}
   --num-executors "${EXECUTORS:-8}" --executor-cores "${EXECUTOR_CORES:-8}" --executor-memory "${EXECUTOR_MEMORY:-48g}" \
   --conf "spark.driver.extraJavaOptions=$OPENS $ND4J" \
   --conf "spark.executor.extraJavaOptions=$OPENS $ND4J" \
+  --conf "spark.executorEnv.OMP_NUM_THREADS=${EXECUTOR_CORES:-8}" \
   --conf spark.serializer=org.apache.spark.serializer.KryoSerializer \
   --conf spark.kryo.registrator=io.robustok.spark.KryoRegistration \
   --conf spark.kryoserializer.buffer.max=1g \

@@ -14,9 +14,12 @@ import java.util.SplittableRandom;
  * delta nearest codes of its encoder output (its own clean code included, so the effective replacement rate is
  * alpha * (1 - 1/delta)). The decoder sees the perturbed codes; the encoder still gets straight-through gradients.
  *
- * <p>The draw is independent of the latents: which rank (0 = clean, 1..delta-1 = the k-th nearest other code)
- * each token takes is decided here from the step seed, and the graph turns ranks into codes with the top-delta
- * indices it computes anyway ({@link TokenizerGraphs}). So one forward/backward pass does the whole step.
+ * <p>The draw is independent of the latents: which rank (0 = clean, r = the r-th nearest other code) each token
+ * takes is decided here from the step seed. Only the images that drew a non-zero rank need their similarities: the
+ * worker runs the encoder forward on those images alone (beta = 10% of the batch), picks the r-th nearest codes in
+ * Java ({@link #nearest}), and feeds them to the training graph as {@code pertIds} + {@code pertMask}, where the
+ * decoder input becomes {@code z + sg(zq_perturbed - z)}. (ND4J 1.0.0-M2.1's top_k op took ~150 s for 1024 x 512
+ * at k = 100, and its Java wrapper passes k wrongly; a selection on the few perturbed rows costs nothing.)
  * Never used by encode/decode; pFID uses {@link Tokenizer#decodePerturbed}.
  */
 public final class LatentPerturbation {
@@ -90,28 +93,29 @@ public final class LatentPerturbation {
         return rank;
     }
 
-    /** The ranks as [rows, 2] (row, rank) pairs for gatherNd into a [rows, k] top-k index table. */
-    public static INDArray gatherIndices(int[] rank) {
-        int[] v = new int[rank.length * 2];
-        for (int i = 0; i < rank.length; i++) {
-            v[2 * i] = i;
-            v[2 * i + 1] = rank[i];
+    /**
+     * Index of the {@code rank}-th most similar code (0 = the most similar, the clean code) in one row of
+     * similarities, by a bounded min-heap: O(K log rank).
+     */
+    public static int nearest(INDArray sims, long row, int rank) {
+        int k = (int) sims.size(1);
+        if (rank >= k) throw new IllegalArgumentException("rank " + rank + " >= codebook size " + k);
+        float[] v = sims.getRow(row).toFloatVector();
+        // heap of the rank+1 best (value, index); its minimum is the rank-th best
+        java.util.PriorityQueue<Integer> heap = new java.util.PriorityQueue<>(rank + 2,
+                (a, b) -> v[a] != v[b] ? Float.compare(v[a], v[b]) : Integer.compare(b, a));
+        for (int i = 0; i < k; i++) {
+            heap.add(i);
+            if (heap.size() > rank + 1) heap.poll();
         }
-        return Nd4j.create(v, new long[]{rank.length, 2}, DataType.INT);
+        return heap.peek();
     }
 
-    /**
-     * Reference form on arrays: the perturbed ids given the top-k code ids of every token ([rows, k], column 0 the
-     * clean code) and the drawn ranks.
-     */
-    public static int[] apply(INDArray topIds, int[] rank) {
-        int rows = (int) topIds.size(0);
-        if (rank.length != rows) throw new IllegalArgumentException("ranks " + rank.length + " vs rows " + rows);
-        int[] out = new int[rows];
-        for (int i = 0; i < rows; i++) {
-            if (rank[i] >= topIds.size(1)) throw new IllegalArgumentException("rank " + rank[i] + " >= top-k " + topIds.size(1));
-            out[i] = topIds.getInt(i, rank[i]);
-        }
+    /** Perturbed ids of all rows of {@code sims} [rows, K] for the given ranks (rank 0: the clean code). */
+    public static int[] perturbedIds(INDArray sims, int[] rank) {
+        if (rank.length != sims.size(0)) throw new IllegalArgumentException("ranks " + rank.length + " vs rows " + sims.size(0));
+        int[] out = new int[rank.length];
+        for (int i = 0; i < rank.length; i++) out[i] = nearest(sims, i, rank[i]);
         return out;
     }
 }

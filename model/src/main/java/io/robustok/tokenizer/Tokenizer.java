@@ -40,8 +40,8 @@ public final class Tokenizer {
         SDVariable image = encodeGraph.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
         SDVariable z = TokenizerNet.encoder(ep, cfg, image);
         SDVariable sims = encodeGraph.mmul(z, TokenizerNet.codebook(ep, cfg), false, true, false);
-        SDVariable top = io.robustok.nn.TopKIndices.apply(encodeGraph, sims, this.maxDelta);
-        encodeGraph.updateVariableNameAndReference(top, "top");
+        encodeGraph.updateVariableNameAndReference(sims, "sims");
+        encodeGraph.updateVariableNameAndReference(encodeGraph.argmax(sims, 1), "ids");
 
         decodeGraph = SameDiff.create();
         ParamStore dp = ParamStore.frozen(decodeGraph, params);
@@ -57,7 +57,7 @@ public final class Tokenizer {
 
     /** Token ids [N, T] (INT) of images [N, 3, H, W]. */
     public INDArray encode(INDArray images) {
-        return topIds(images).get(NDArrayIndex.all(), NDArrayIndex.point(0)).reshape(images.size(0), cfg.tokens()).dup();
+        return run(images, "ids").castTo(DataType.INT).reshape(images.size(0), cfg.tokens());
     }
 
     /** Images [N, 3, H, W] decoded from ids [N, T]. */
@@ -77,20 +77,20 @@ public final class Tokenizer {
      */
     public INDArray decodePerturbed(INDArray images, double alpha, int delta, long seed) {
         if (delta > maxDelta) throw new IllegalArgumentException("delta " + delta + " > maxDelta " + maxDelta + " this tokenizer was built for");
-        INDArray top = topIds(images);
+        INDArray sims = run(images, "sims");
         int[] ranks = LatentPerturbation.drawRanks((int) images.size(0), cfg.tokens(), alpha, delta, 1.0, seed);
-        int[] ids = LatentPerturbation.apply(top, ranks);
+        int[] ids = LatentPerturbation.perturbedIds(sims, ranks);
         return decode(Nd4j.create(ids, new long[]{images.size(0), cfg.tokens()}, DataType.INT));
     }
 
-    /** [N * T, maxDelta] code ids sorted by similarity; column 0 is the clean code. */
-    INDArray topIds(INDArray images) {
+    /** Output {@code name} ("ids" or "sims", rows = N * T) of the encode graph, chunked. */
+    INDArray run(INDArray images, String name) {
         long n = images.size(0);
         List<INDArray> parts = new ArrayList<>();
         for (long s = 0; s < n; s += chunk) {
             long e = Math.min(n, s + chunk);
             INDArray x = images.get(NDArrayIndex.interval(s, e), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()).dup();
-            parts.add(encodeGraph.output(Map.of("image", x), "top").get("top"));
+            parts.add(encodeGraph.output(Map.of("image", x), name).get(name));
         }
         return parts.size() == 1 ? parts.get(0) : Nd4j.concat(0, parts.toArray(new INDArray[0]));
     }

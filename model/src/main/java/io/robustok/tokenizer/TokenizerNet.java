@@ -62,34 +62,37 @@ final class TokenizerNet {
         return l2normalize(root.sd(), cb);
     }
 
-    /** Quantizer outputs: clean ids [rows], the two losses, and the (perturbed) straight-through decoder input. */
-    record Quantized(SDVariable ids, SDVariable codebookLoss, SDVariable commitLoss, SDVariable decoderIn) {
+    /** Quantizer outputs: similarities [rows, K], clean ids [rows], the two losses, the decoder input. */
+    record Quantized(SDVariable sims, SDVariable ids, SDVariable codebookLoss, SDVariable commitLoss, SDVariable decoderIn) {
     }
 
     /**
      * l2-normalised quantizer (SPEC section 2) with the latent perturbation (SPEC section 3).
      * Nearest code on the unit sphere = largest cosine. Codebook loss {@code mean((zq - sg[z])^2)} and commitment
-     * {@code commitment * mean((sg[zq] - z)^2)} use the CLEAN code; the decoder gets
-     * {@code z + sg(zq_perturbed - z)}, where the perturbed code is column {@code pick[row]} of the top-k table
-     * (column 0 = the clean code, so an all-zero pick is plain VQ).
+     * {@code commitment * mean((sg[zq] - z)^2)} use the CLEAN code; the decoder gets {@code z + sg(zq' - z)} where
+     * zq' is the clean code, or the code {@code pertIds[row]} where {@code pertMask[row] = 1}.
      *
-     * @param z    normalised encoder output [rows, codeDim]
-     * @param cb   normalised codebook [K, codeDim]
-     * @param pick [rows, 2] int (row, rank) pairs from {@link LatentPerturbation#gatherIndices}
+     * @param z        normalised encoder output [rows, codeDim]
+     * @param cb       normalised codebook [K, codeDim]
+     * @param pertIds  [rows] int, replacement code per row (ignored where the mask is 0); null: no perturbation input
+     * @param pertMask [rows, 1] float, 1 where the token is replaced
      */
-    static Quantized quantize(SameDiff sd, SDVariable z, SDVariable cb, int codebookSize, SDVariable pick, int topK,
+    static Quantized quantize(SameDiff sd, SDVariable z, SDVariable cb, int codebookSize, SDVariable pertIds, SDVariable pertMask,
                               double commitment) {
         SDVariable sims = sd.mmul(z, cb, false, true, false);
-        SDVariable top = io.robustok.nn.TopKIndices.apply(sd, sims, topK);                // [rows, k], column 0 = clean code
-        SDVariable ids = top.get(SDIndex.all(), SDIndex.interval(0, 1)).reshape(-1);
+        SDVariable ids = sd.argmax(sims, 1);
         sd.updateVariableNameAndReference(ids, "ids");
         SDVariable zq = lookup(sd, cb, ids, codebookSize);
         SDVariable codebook = sd.mean(sd.math().square(zq.sub(sg(sd, z))));
         SDVariable commit = sd.mean(sd.math().square(sg(sd, zq).sub(z))).mul(commitment);
-        SDVariable zqPerturbed = lookup(sd, cb, sd.gatherNd(top, pick), codebookSize);
-        sd.updateVariableNameAndReference(zqPerturbed, "zqDecoderInput");
-        SDVariable decoderIn = z.add(sg(sd, zqPerturbed.sub(z)));
-        return new Quantized(ids, codebook, commit, decoderIn);
+        SDVariable code = zq;
+        if (pertIds != null) {
+            SDVariable zqPerturbed = lookup(sd, cb, pertIds, codebookSize);
+            code = zq.add(zqPerturbed.sub(zq).mul(pertMask));
+            sd.updateVariableNameAndReference(code, "zqDecoderInput");
+        }
+        SDVariable decoderIn = z.add(sg(sd, code.sub(z)));
+        return new Quantized(sims, ids, codebook, commit, decoderIn);
     }
 
     /**

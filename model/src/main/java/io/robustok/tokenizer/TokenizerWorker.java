@@ -46,9 +46,11 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
     private final AdamW genOpt;
     private final AdamW discOpt;
     private final DiffAugment aug;
-    private final int topK;
+    private final int maxDelta;
 
     private final SameDiff recGraph;
+    /** Encoder + similarities only, sharing the parameter arrays: the perturbation's nearest-code search. */
+    private final SameDiff simsGraph;
     private SameDiff ganGraph;
     private SameDiff discGraph;
     private final LinkedHashMap<String, INDArray> tokParams;
@@ -68,7 +70,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         this.genOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay());
         this.discOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), 0);
         this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize());
-        this.topK = Math.max(1, Math.min(cfg.codebookSize(), cfg.perturb().enabled() ? cfg.perturb().deltaMax() : 1));
+        this.maxDelta = cfg.codebookSize();
         this.usage = new CodeUsage(cfg.codebookSize());
         if (!cfg.lpipsWeights().isEmpty() || !cfg.dinov2Weights().isEmpty() || cfg.discType().equals("dino")) {
             throw new UnsupportedOperationException("tokenizer: LPIPS, DINOv2 semantic loss and the DINO discriminator are not "
@@ -82,6 +84,11 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         buildGenerator(store, false);
         tokParams = store.arrays();
         genOpt.init("gen", tokParams, optState);
+        simsGraph = SameDiff.create();
+        ParamStore ss = ParamStore.frozen(simsGraph, tokParams);
+        SDVariable img = simsGraph.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
+        SDVariable sims = simsGraph.mmul(TokenizerNet.encoder(ss, cfg, img), TokenizerNet.codebook(ss, cfg), false, true, false);
+        simsGraph.updateVariableNameAndReference(sims, "sims");
         if (cfg.ganEnabled()) {
             discGraph = SameDiff.create();
             ParamStore ds = ParamStore.create(discGraph, cfg.seed() + 1);
@@ -96,7 +103,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
     }
 
     /**
-     * The generator-side graph. Placeholders: image [N,3,H,W], pick [N*T, 2] (row, rank) of the perturbation; with
+     * The generator-side graph. Placeholders: image [N,3,H,W], pertIds [N*T] and pertMask [N*T, 1] of the perturbation; with
      * GAN also ganWeight (scalar) and the fake's DiffAugment parameters. Outputs: loss, rec, codebook, commit, ids,
      * recon (+ gan, headIn and the probes' gradients with GAN).
      */
@@ -104,12 +111,13 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         SameDiff sd = p.sd();
         int rows = batch * cfg.tokens();
         SDVariable image = sd.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
-        SDVariable pick = sd.placeHolder("pick", DataType.INT, -1, 2);
+        SDVariable pertIds = sd.placeHolder("pertIds", DataType.INT, -1);
+        SDVariable pertMask = sd.placeHolder("pertMask", DataType.FLOAT, -1, 1);
 
         // quantize (SPEC section 2): nearest code on the unit sphere = largest cosine; losses on the CLEAN code
         SDVariable z = TokenizerNet.encoder(p, cfg, image);
         SDVariable cb = TokenizerNet.codebook(p, cfg);
-        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, cb, cfg.codebookSize(), pick, topK, cfg.commitment());
+        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, cb, cfg.codebookSize(), pertIds, pertMask, cfg.commitment());
         SDVariable codebook = q.codebookLoss();
         SDVariable commit = q.commitLoss();
         SDVariable decoderIn = q.decoderIn();
@@ -199,11 +207,11 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         // 1. perturbation draw for this step (SPEC section 3)
         LatentPerturbation.Schedule sch = cfg.perturb();
         double alpha = sch.alpha(epoch);
-        int delta = Math.min(sch.delta(epoch), topK);
+        int delta = Math.min(sch.delta(epoch), maxDelta);
         int[] ranks = LatentPerturbation.drawRanks(batch, cfg.tokens(), alpha, delta, sch.beta(), ctx.seed());
         Map<String, INDArray> ph = new HashMap<>();
         ph.put("image", b.images());
-        ph.put("pick", LatentPerturbation.gatherIndices(ranks));
+        perturbationInputs(ph, b.images(), ranks);
 
         // 2. generator step: forward, all losses, one backward
         boolean ganOn = cfg.ganEnabled() && epoch >= cfg.ganStartEpoch();
@@ -263,6 +271,41 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         return new double[]{o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0), 0.0,
                 gan, disc, ganOn ? adaptive : 0.0, psnr(rec), alpha, delta, perturbed / (double) ranks.length,
                 batchUsage.perplexity(), usage.usedFraction(), gradNorm};
+    }
+
+    /**
+     * Fills pertIds / pertMask: for the images that drew any non-zero rank, one encoder forward on those images only
+     * gives the similarities from which the r-th nearest codes are picked (see {@link LatentPerturbation}).
+     */
+    private void perturbationInputs(Map<String, INDArray> ph, INDArray images, int[] ranks) {
+        int nT = cfg.tokens();
+        int[] ids = new int[ranks.length];
+        float[] mask = new float[ranks.length];
+        List<Integer> touched = new ArrayList<>();
+        for (int n = 0; n < batch; n++) {
+            for (int t = 0; t < nT; t++) {
+                if (ranks[n * nT + t] != 0) {
+                    touched.add(n);
+                    break;
+                }
+            }
+        }
+        if (!touched.isEmpty()) {
+            INDArray sub = Nd4j.create(DataType.FLOAT, touched.size(), 3, cfg.imageSize(), cfg.imageSize());
+            for (int i = 0; i < touched.size(); i++) sub.putSlice(i, images.slice(touched.get(i)));
+            INDArray sims = simsGraph.output(Map.of("image", sub), "sims").get("sims");
+            for (int i = 0; i < touched.size(); i++) {
+                int n = touched.get(i);
+                for (int t = 0; t < nT; t++) {
+                    int r = ranks[n * nT + t];
+                    if (r == 0) continue;
+                    ids[n * nT + t] = LatentPerturbation.nearest(sims, (long) i * nT + t, r);
+                    mask[n * nT + t] = 1;
+                }
+            }
+        }
+        ph.put("pertIds", Nd4j.createFromArray(ids));
+        ph.put("pertMask", Nd4j.create(mask, new long[]{ranks.length, 1}, DataType.FLOAT));
     }
 
     /** First GAN step on this worker: one extra pass to measure the weight instead of guessing it. */

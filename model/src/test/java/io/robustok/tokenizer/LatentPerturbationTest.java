@@ -44,16 +44,26 @@ class LatentPerturbationTest {
 
     @Test
     void replacementsStayInsideTopDeltaOfTheToken() {
-        int rows = 50, k = 8;
-        INDArray top = Nd4j.create(DataType.INT, rows, k);
-        for (int i = 0; i < rows; i++) for (int j = 0; j < k; j++) top.putScalar(i, j, 1000 * i + j);
-        int[] ranks = LatentPerturbation.drawRanks(5, 10, 1.0, 5, 1.0, 3);
-        int[] ids = LatentPerturbation.apply(top, ranks);
+        int rows = 40, k = 30, delta = 5;
+        java.util.Random r = new java.util.Random(2);
+        INDArray sims = Nd4j.rand(DataType.FLOAT, rows, k);
+        int[] ranks = LatentPerturbation.drawRanks(4, 10, 1.0, delta, 1.0, 3);
+        int[] ids = LatentPerturbation.perturbedIds(sims, ranks);
         for (int i = 0; i < rows; i++) {
-            Set<Integer> allowed = new HashSet<>();
-            for (int j = 0; j < 5; j++) allowed.add(1000 * i + j);
-            assertTrue(allowed.contains(ids[i]), "token " + i + " took " + ids[i]);
+            float[] v = sims.getRow(i).toFloatVector();
+            Integer[] order = new Integer[k];
+            for (int j = 0; j < k; j++) order[j] = j;
+            java.util.Arrays.sort(order, (a, b) -> Float.compare(v[b], v[a]));
+            assertEquals(order[ranks[i]].intValue(), ids[i], "row " + i + " rank " + ranks[i] + " is the rank-th nearest");
+            Set<Integer> allowed = new HashSet<>(java.util.Arrays.asList(order).subList(0, delta));
+            assertTrue(allowed.contains(ids[i]));
         }
+        // rank 0 is the clean (nearest) code
+        assertEquals(order0(sims, 0), LatentPerturbation.nearest(sims, 0, 0));
+    }
+
+    private static int order0(INDArray sims, int row) {
+        return sims.getRow(row).argMax().getInt(0);
     }
 
     @Test

@@ -24,9 +24,8 @@ class QuantizerTest {
         SameDiff sd = SameDiff.create();
         ParamStore p = ParamStore.create(sd, 7);
         SDVariable image = sd.placeHolder("image", DataType.FLOAT, -1, 3, c.imageSize(), c.imageSize());
-        SDVariable pick = sd.placeHolder("pick", DataType.INT, -1, 2);
         SDVariable z = TokenizerNet.encoder(p, c, image);
-        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, TokenizerNet.codebook(p, c), c.codebookSize(), pick, 4, 0.25);
+        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, TokenizerNet.codebook(p, c), c.codebookSize(), null, null, 0.25);
         SDVariable recon = TokenizerNet.toImage(sd, c, TokenizerNet.decoder(p, c, q.decoderIn()).pixels());
         sd.updateVariableNameAndReference(sd.mean(sd.math().square(recon.sub(image))), "rec");
         sd.updateVariableNameAndReference(q.codebookLoss(), "codebook");
@@ -35,7 +34,6 @@ class QuantizerTest {
         Map<String, INDArray> ph = new HashMap<>();
         Nd4j.getRandom().setSeed(1);
         ph.put("image", Nd4j.rand(DataType.FLOAT, BATCH, 3, c.imageSize(), c.imageSize()).muli(2).subi(1));
-        ph.put("pick", LatentPerturbation.gatherIndices(new int[BATCH * c.tokens()]));
         Map<String, INDArray> g = sd.calculateGradients(ph, p.arrays().keySet());
         Map<String, Double> norms = new HashMap<>(Map.of("encoder/", 0.0, "quantizer/", 0.0, "decoder/", 0.0));
         for (String name : p.arrays().keySet()) {

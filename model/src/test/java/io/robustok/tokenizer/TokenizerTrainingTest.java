@@ -36,20 +36,28 @@ class TokenizerTrainingTest {
 
     @Test
     void lossGoesDownThenGanStepsRunAndStateRoundTrips() {
-        TokenizerConfig c = TestConfigs.tiny(BATCH).withGan(3, 4e-3, LatentPerturbation.Schedule.paper());
+        TokenizerConfig c = TestConfigs.tiny(BATCH).withGan(3, 2e-3, LatentPerturbation.Schedule.paper());
         TokenizerWorker w = new TokenizerWorker(c, 1.0);
         INDArray x = images(BATCH, c.imageSize(), 5);
         ImageBatch b = new ImageBatch(x, null);
-        double first = 0, last = 0;
+        double first = 0, last = 0, firstRec = 0, lastRec = 0;
         int steps = 40;
         for (int s = 0; s < steps; s++) {
             double[] m = w.step(b, new StepContext(s, 0, s / 100.0, 1.0, 100 + s));
             assertEquals(TokenizerWorker.METRICS.size(), m.length);
             assertTrue(Double.isFinite(m[0]), "finite loss at step " + s);
-            if (s < 3) first += m[1] / 3;
-            if (s >= steps - 3) last += m[1] / 3;
+            System.out.printf("STEP %d loss %.4f rec %.4f cb %.4f commit %.4f perturbed %.3f grad %.3f%n", s, m[0], m[1], m[2], m[3], m[11], m[14]);
+            if (s < 3) {
+                first += m[0] / 3;
+                firstRec += m[1] / 3;
+            }
+            if (s >= steps - 3) {
+                last += m[0] / 3;
+                lastRec += m[1] / 3;
+            }
         }
-        assertTrue(last < 0.8 * first, "rec loss should fall: first " + first + " last " + last);
+        assertTrue(last < 0.7 * first, "total loss should fall: first " + first + " last " + last);
+        assertTrue(lastRec < firstRec, "rec loss should fall: first " + firstRec + " last " + lastRec);
 
         // past gan-start-epoch: generator with GAN term + discriminator step
         double[] m = w.step(b, new StepContext(steps, 3, 3.0, 1.0, 7));

@@ -12,21 +12,9 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-class TopKIndicesTest {
+class PatchifyTest {
     @Test
-    void returnsKSortedIndices() {
-        SameDiff sd = SameDiff.create();
-        SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, 6);
-        sd.updateVariableNameAndReference(TopKIndices.apply(sd, x, 3), "idx");
-        INDArray in = Nd4j.create(new float[]{0.1f, 0.9f, 0.3f, 0.8f, 0.0f, 0.5f, 6, 5, 4, 3, 2, 1}, new long[]{2, 6});
-        INDArray idx = sd.output(Map.of("x", in), "idx").get("idx");
-        assertArrayEquals(new long[]{2, 3}, idx.shape());
-        assertArrayEquals(new int[]{1, 3, 5}, idx.getRow(0).toIntVector());
-        assertArrayEquals(new int[]{0, 1, 2}, idx.getRow(1).toIntVector());
-    }
-
-    @Test
-    void patchifyRoundTrips() {
+    void patchifyRoundTripsInCPyPxOrder() {
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, 3, 8, 8);
         SDVariable rows = Patchify.patchify(sd, x, 3, 8, 4);
@@ -37,6 +25,16 @@ class TopKIndicesTest {
         assertArrayEquals(new long[]{8, 48}, o.get("rows").shape());
         assertEquals(in, o.get("back"));
         // row 1 = image 0, patch (0, 1); element (c=2, py=1, px=3)
-        assertEquals(in.getFloat(0, 2, 1, 4 + 3), o.get("rows").getFloat(1, 2 * 16 + 1 * 4 + 3), 0);
+        assertEquals(in.getFloat(0, 2, 1, 4 + 3), o.get("rows").getFloat(1, 2 * 16 + 4 + 3), 0);
+    }
+
+    @Test
+    void resampleIsIdentityOnSameGridAndAveragesOnHalfGrid() {
+        assertEquals(Nd4j.eye(16).castTo(DataType.FLOAT), PosEmbed2d.resampleMatrix(4, 4));
+        INDArray r = PosEmbed2d.resampleMatrix(4, 2);
+        // each coarse cell is the mean of a 2x2 block
+        assertEquals(0.25, r.getDouble(0, 0), 1e-6);
+        assertEquals(0.25, r.getDouble(0, 5), 1e-6);
+        assertEquals(1.0, r.sumNumber().doubleValue() / 4, 1e-6);
     }
 }

@@ -46,6 +46,7 @@ class EvalStageTest {
     static Path tmp;
     static Path run;
     static List<String> common;
+    static int tokensPerImage;
 
     @BeforeAll
     static void fixture() throws Exception {
@@ -78,6 +79,7 @@ class EvalStageTest {
         // an untrained tiny tokenizer committed as train-tokenizer would
         Settings s = Settings.load(new java.io.File("../conf/demo.conf"), overrides());
         TokenizerConfig cfg = TokenizerConfig.from(s.at("tokenizer"));
+        tokensPerImage = cfg.tokens();
         StageOutput out = StageOutput.begin(run.resolve("tokenizer").toString());
         ModelArtifact.writeWeights(out, new TokenizerTask<Object>(cfg, 1.0, null).init().params(), Map.of("kind", "test"));
         out.commit("train-tokenizer", s, Map.of("global_step", 0));
@@ -140,7 +142,7 @@ class EvalStageTest {
         JsonNode cb = json(eval.resolve("codebook.json")).get("metrics");
         double usage = cb.get(0).get("value").asDouble();
         assertTrue(usage > 0 && usage <= 1, "usage " + usage);
-        assertEquals(24 * 16, cb.get(0).get("params").get("tokens").asLong());
+        assertEquals(24L * tokensPerImage, cb.get(0).get("params").get("tokens").asLong());
 
         // the real reference was cached; a pFID-only rerun gives the same numbers and keeps rfid/codebook
         try (var files = Files.list(run.resolve("eval.cache"))) {

@@ -1,5 +1,6 @@
 package io.robustok.generator;
 
+import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -153,7 +154,12 @@ public final class Rar {
         SDVariable logits2 = linear(hf, "head"); // [N * T, V]
         logits2.reshape(-1, t, cfg.codebookSize()).rename(LOGITS);
         SDVariable lab = labels.reshape(-1);
-        sd.loss().sparseSoftmaxCrossEntropy("token_ce", logits2, lab).mean().rename(LOSS);
+        // mean token cross-entropy written out: the gradient of SameDiff's sparseSoftmaxCrossEntropy op (M2.1) is the
+        // SUM over rows, N x T times the mean's (RarModelTest.lossGradientIsTheMeanOverTokens)
+        // (and logSoftmax along a dimension fails in backprop): log-softmax by hand, max-shifted
+        SDVariable shifted = logits2.sub(new StopGradient(sd, sd.max(logits2, true, 1)).outputVariable());
+        SDVariable logp = shifted.sub(sd.math().log(sd.sum(sd.math().exp(shifted), true, 1)));
+        sd.sum(logp.mul(sd.oneHot(lab, cfg.codebookSize(), -1, 1.0, 0.0, DataType.FLOAT)), 1).mean().neg().rename(LOSS);
         sd.eq(sd.argmax(logits2, 1).castTo(DataType.INT), lab).castTo(DataType.FLOAT).mean().rename(ACC);
         sd.setLossVariables(LOSS);
     }

@@ -1,5 +1,7 @@
 package io.robustok.tokenizer;
 
+import org.nd4j.linalg.api.ndarray.INDArray;
+
 import io.robustok.train.StepContext;
 import io.robustok.train.TrainState;
 import io.robustok.train.TrainingTask;
@@ -31,6 +33,8 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
     private final TokenizerConfig cfg;
     private final double gradClip;
     private final Batcher<R> batcher;
+    /** Driver-only: images for the data-dependent codebook init (null: random codes). */
+    private transient INDArray codebookInitImages;
 
     /**
      * @param cfg      the tokenizer section
@@ -48,9 +52,17 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
         return "tokenizer";
     }
 
+    /** Initial codebook from the untrained encoder's outputs on these images (see TokenizerWorker#initCodebookFromData). */
+    public TokenizerTask<R> withCodebookInit(INDArray images) {
+        this.codebookInitImages = images;
+        return this;
+    }
+
     @Override
     public TrainState init() {
-        return new TokenizerWorker(cfg, gradClip).state().copy();
+        TokenizerWorker w = new TokenizerWorker(cfg, gradClip);
+        if (codebookInitImages != null) w.initCodebookFromData(codebookInitImages, cfg.seed() + 17);
+        return w.state().copy();
     }
 
     @Override

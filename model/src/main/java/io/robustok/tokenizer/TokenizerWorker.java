@@ -87,7 +87,9 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         simsGraph = SameDiff.create();
         ParamStore ss = ParamStore.frozen(simsGraph, tokParams);
         SDVariable img = simsGraph.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
-        SDVariable sims = simsGraph.mmul(TokenizerNet.encoder(ss, cfg, img), TokenizerNet.codebook(ss, cfg), false, true, false);
+        SDVariable zEnc = TokenizerNet.encoder(ss, cfg, img);
+        simsGraph.updateVariableNameAndReference(zEnc, "z");
+        SDVariable sims = simsGraph.mmul(zEnc, TokenizerNet.codebook(ss, cfg), false, true, false);
         simsGraph.updateVariableNameAndReference(sims, "sims");
         if (cfg.ganEnabled()) {
             discGraph = SameDiff.create();
@@ -169,6 +171,32 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         sd.updateVariableNameAndReference(sd.mean(rf[0]), "meanReal");
         sd.updateVariableNameAndReference(sd.mean(rf[1]), "meanFake");
         sd.setLossVariables("dloss");
+    }
+
+    /**
+     * Data-dependent codebook initialisation: every code becomes the (normalised) encoder output of a distinct latent
+     * token of {@code images} under the current weights, plus a little noise. With random codes on the sphere, the
+     * encoder outputs of an untrained network (which vary mostly by token position) sit near a handful of codes and a
+     * small demo run never leaves them (usage of 1-2 %); codes drawn from the encoder's own outputs start in use.
+     * The codebook loss and the straight-through estimator are unchanged; nothing is restarted later.
+     *
+     * @param images [N, 3, H, W] in [-1, 1]; N x tokens should be at least codebook-size (fewer: rows repeat)
+     */
+    void initCodebookFromData(INDArray images, long seed) {
+        INDArray z = simsGraph.output(Map.of("image", images), "z").get("z");
+        int rows = (int) z.size(0), k = cfg.codebookSize();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        int[] perm = new int[rows];
+        for (int i = 0; i < rows; i++) perm[i] = i;
+        for (int i = rows - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        INDArray cb = tokParams.get("quantizer/codebook");
+        INDArray noise = Nd4j.randn(seed, new long[]{k, cfg.codeDim()}).castTo(cb.dataType()).muli(0.01);
+        for (int c = 0; c < k; c++) cb.putRow(c, z.getRow(perm[c % rows]).castTo(cb.dataType()).add(noise.getRow(c)));
     }
 
     @Override

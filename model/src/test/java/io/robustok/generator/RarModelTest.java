@@ -129,4 +129,34 @@ class RarModelTest {
         for (INDArray a : Rar.init(cfg, 1).values()) n += a.length();
         assertEquals(cfg.parameterCount(), n);
     }
+
+    /**
+     * The loss is the MEAN token cross-entropy, and so is its gradient: for the output bias, dL/db is the mean over
+     * the N x T predictions of softmax(logits) - onehot(label), computed here from the logits independently.
+     */
+    @Test
+    void lossGradientIsTheMeanOverTokens() {
+        RarConfig cfg = Fixtures.tiny(true);
+        Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 11));
+        int n = 3, t = cfg.tokens(), v = cfg.codebookSize();
+        int[][] x = Fixtures.randomTokens(n, t, v, 5);
+        RarInputs in = RarInputs.of(cfg, x, new int[]{cfg.classRow(0), cfg.classRow(2), cfg.nullClassRow()}, null);
+        INDArray logits = rar.logits(in).castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE);
+        double[] expected = new double[v];
+        double loss = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < t; j++) {
+                double[] row = logits.get(NDArrayIndex.point(i), NDArrayIndex.point(j), NDArrayIndex.all()).toDoubleVector();
+                double max = Arrays.stream(row).max().orElseThrow(), z = 0;
+                for (double r : row) z += Math.exp(r - max);
+                int label = in.labels().getInt(i, j);
+                loss += -(row[label] - max - Math.log(z)) / (n * t);
+                for (int k = 0; k < v; k++) expected[k] += (Math.exp(row[k] - max) / z - (k == label ? 1 : 0)) / (n * t);
+            }
+        }
+        var r = rar.lossAndGradients(in);
+        assertEquals(loss, r.getOutputs().get(Rar.LOSS).getDouble(0), 1e-4, "mean cross-entropy");
+        double[] got = r.getGradients().get("head.b").reshape(-1).toDoubleVector();
+        for (int k = 0; k < v; k++) assertEquals(expected[k], got[k], 1e-5, "dL/d head.b[" + k + "]");
+    }
 }

@@ -92,4 +92,27 @@ class TokenizerTrainingTest {
         assertTrue(tok.decodePerturbed(x, 0.0, 8, 1).equalsWithEps(y, 1e-5));
         assertFalse(tok.decodePerturbed(x, 1.0, 8, 1).equalsWithEps(y, 1e-5));
     }
+
+    /**
+     * Codes drawn from the untrained encoder's outputs: each code then equals (up to the small noise) the output of
+     * one latent token, so that token encodes to it, and the images use many more codes than with random codes.
+     */
+    @Test
+    void dataDependentCodebookInitPutsCodesInUse() {
+        TokenizerConfig c = TestConfigs.tiny(BATCH);
+        INDArray x = images(16, c.imageSize(), 21); // 16 images x 16 tokens = 256 rows for 64 codes
+        TokenizerWorker random = new TokenizerWorker(c, 0);
+        CodeUsage before = new CodeUsage(c.codebookSize());
+        before.add(new Tokenizer(c, random.state().params(), 8, 16).encode(x).reshape(-1).toIntVector());
+
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        w.initCodebookFromData(x, 5);
+        CodeUsage after = new CodeUsage(c.codebookSize());
+        after.add(new Tokenizer(c, w.state().params(), 8, 16).encode(x).reshape(-1).toIntVector());
+        assertTrue(after.usedFraction() >= 2 * before.usedFraction() && after.usedFraction() > 0.5,
+                "usage random " + before.usedFraction() + ", data init " + after.usedFraction());
+        // every other parameter is untouched
+        assertEquals(random.state().params().get("encoder/proj.w"), w.state().params().get("encoder/proj.w"));
+        assertFalse(random.state().params().get("quantizer/codebook").equalsWithEps(w.state().params().get("quantizer/codebook"), 1e-3));
+    }
 }

@@ -1,5 +1,7 @@
 package io.robustok.jobs.tokenizer;
 
+import io.robustok.cli.UserError;
+import io.robustok.data.ImageBatcher;
 import com.typesafe.config.Config;
 import io.robustok.cli.Main;
 import io.robustok.cli.Stage;
@@ -75,6 +77,17 @@ public final class TrainTokenizerStage implements Stage {
         double maxScale = data.maxScale();
         TokenizerTask<ImageRecord> task = new TokenizerTask<>(cfg, tc.gradClip(),
                 (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, seed));
+        String cbInit = stage.getString("codebook-init");
+        if (cbInit.equals("data")) {
+            // enough images that every code gets a distinct latent token (twice over), from the train split
+            int n = (int) Math.max(8, Math.min(1024, Math.ceil(2.0 * cfg.codebookSize() / cfg.tokens())));
+            try (ImageBatcher b = ImageBatcher.eval(imageSize)) {
+                task.withCodebookInit(b.batch(train.takeSample(false, n, cfg.seed()), 0).images());
+            }
+            log.info("{}: codebook initialised from the untrained encoder's outputs on {} train images", NAME, n);
+        } else if (!cbInit.equals("random")) {
+            throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data or random");
+        }
         log.info("{}: {} train images, {} val images, {} epochs, {} parameters", NAME, train.count(), val.size(0),
                 tc.epochs(), task.init().parameterCount());
 

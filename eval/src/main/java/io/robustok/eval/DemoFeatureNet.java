@@ -80,7 +80,7 @@ public final class DemoFeatureNet implements FeatureExtractor {
 
     public static DemoFeatureNet load(Path modelZip) throws IOException {
         if (!Files.isRegularFile(modelZip)) {
-            throw new IOException("demo feature network " + modelZip + " not found: train it first (robustok eval train-feature-net)");
+            throw new IOException("demo feature network " + modelZip + " not found: train it first (bin/robustok train-features)");
         }
         return new DemoFeatureNet(ModelSerializer.restoreComputationGraph(modelZip.toFile(), false), sha256(modelZip));
     }

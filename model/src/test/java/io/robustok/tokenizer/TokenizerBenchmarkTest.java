@@ -10,18 +10,27 @@ import java.util.Arrays;
 /**
  * Images/s of one training step at demo scale. Off by default; run with
  * {@code mvn -o -q -pl model test -Dtest=TokenizerBenchmarkTest -Dbench=true [-Dbench.patch=8 -Dbench.gan=true]}.
+ * {@code -Dbench.paper=true}: paper scale instead (256 px, patch 16, ViT-B 12+12 blocks, codebook 4096 x 64, batch
+ * {@code bench.batch}, default 1): forward + backward + AdamW seconds per image.
  */
 class TokenizerBenchmarkTest {
     @Test
     @EnabledIfSystemProperty(named = "bench", matches = "true")
     void trainStepThroughput() {
+        boolean paper = Boolean.getBoolean("bench.paper");
         int patch = Integer.getInteger("bench.patch", 4);
-        int batch = Integer.getInteger("bench.batch", 32);
+        int batch = Integer.getInteger("bench.batch", paper ? 1 : 32);
         int width = Integer.getInteger("bench.width", 128);
         boolean gan = Boolean.getBoolean("bench.gan");
         int grid = 32 / patch;
-        TokenizerConfig c = TestConfigs.defaults().withSizes(32, patch, grid, 512, 16, width, 2, 2, 4, batch)
+        int size = paper ? 256 : 32;
+        TokenizerConfig c = (paper ? TestConfigs.defaults().withSizes(256, 16, 16, 4096, 64, 768, 12, 12, 12, batch)
+                : TestConfigs.defaults().withSizes(32, patch, grid, 512, 16, width, 2, 2, 4, batch))
                 .withGan(gan ? 0 : -1, 2.4e-4, LatentPerturbation.Schedule.paper());
+        if (paper) {
+            patch = 16;
+            width = 768;
+        }
         TokenizerWorker w = new TokenizerWorker(c, 0);
         java.util.Map<String, long[]> prof = new java.util.TreeMap<>();
         if (Boolean.getBoolean("bench.profile")) {
@@ -39,9 +48,9 @@ class TokenizerBenchmarkTest {
                 }
             });
         }
-        INDArray x = TokenizerTrainingTest.images(batch, 32, 1);
+        INDArray x = TokenizerTrainingTest.images(batch, size, 1);
         ImageBatch b = new ImageBatch(x, null);
-        int warm = 3, runs = Integer.getInteger("bench.steps", 8);
+        int warm = paper ? 1 : 3, runs = Integer.getInteger("bench.steps", paper ? 3 : 8);
         double[] t = new double[runs];
         for (int s = 0; s < warm + runs; s++) {
             long t0 = System.nanoTime();
@@ -52,7 +61,7 @@ class TokenizerBenchmarkTest {
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(15)
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
-        System.out.printf("BENCH patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s (min %.3f max %.3f)%n",
-                patch, width, batch, gan, w.state().parameterCount(), med, batch / med, t[0], t[runs - 1]);
+        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f)%n",
+                size, patch, width, batch, gan, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1]);
     }
 }

@@ -20,6 +20,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        QuietStdout.install();
         System.exit(run(args, System.out, System.err));
     }
 
@@ -28,6 +29,7 @@ public final class Main {
         String[] all = new String[args.length + 1];
         all[0] = stage;
         System.arraycopy(args, 0, all, 1, args.length);
+        QuietStdout.install();
         System.exit(run(all, System.out, System.err));
     }
 

@@ -56,6 +56,7 @@ public final class ReportStage implements Stage {
         md.append("| stage output | stage | finished | config sha256 | revision |\n|---|---|---|---|---|\n");
         List<Map<String, Object>> stages = new ArrayList<>();
         List<JsonNode> results = new ArrayList<>();
+        List<String> images = new ArrayList<>();
         if (fs.exists(new Path(root))) {
             FileStatus[] dirs = fs.listStatus(new Path(root));
             Arrays.sort(dirs, Comparator.comparing(f -> f.getPath().getName()));
@@ -70,16 +71,27 @@ public final class ReportStage implements Stage {
                         .append(" | ").append(n.path("revision").asText()).append(" |\n");
                 stages.add(Map.of("dir", d.getPath().getName(), "provenance", n));
                 collectResults(fs, d.getPath(), results);
+                for (FileStatus f : fs.listStatus(d.getPath())) {
+                    if (f.isFile() && f.getPath().getName().endsWith(".png")) images.add(d.getPath().getName() + "/" + f.getPath().getName());
+                }
             }
+        }
+        md.append("\n## Training\n\n");
+        List<String> training = trainingSummary(stages);
+        if (training.isEmpty()) md.append("(no training stage finished yet)\n");
+        for (String line : training) md.append("- ").append(line).append('\n');
+        if (!images.isEmpty()) {
+            md.append("\nImages (under the output root): ").append(String.join(", ", images)).append('\n');
         }
         md.append("\n## Metrics\n\n");
         if (results.isEmpty()) {
             md.append("(no evaluation results yet)\n");
         } else {
-            md.append("| metric | value | feature extractor | samples | source |\n|---|---|---|---|---|\n");
+            md.append("| metric | value | params | feature extractor | samples | source |\n|---|---|---|---|---|---|\n");
             for (JsonNode r : results) {
                 md.append("| ").append(r.path("metric").asText()).append(" | ").append(fmt(r.path("value")))
-                        .append(" | ").append(r.path("feature_extractor").asText("")).append(" | ")
+                        .append(" | ").append(params(r.path("params"))).append(" | ")
+                        .append(r.path("feature_extractor").asText("")).append(" | ")
                         .append(r.path("samples").asText("")).append(" | ").append(r.path("_file").asText()).append(" |\n");
             }
         }
@@ -99,8 +111,8 @@ public final class ReportStage implements Stage {
                 if (j.has("metric") && j.has("value")) {
                     ((com.fasterxml.jackson.databind.node.ObjectNode) j).put("_file", dir.getName() + "/" + n);
                     results.add(j);
-                } else if (j.has("results") && j.get("results").isArray()) {
-                    Iterator<JsonNode> it = j.get("results").elements();
+                } else if (arrayOf(j) != null) {
+                    Iterator<JsonNode> it = arrayOf(j).elements();
                     while (it.hasNext()) {
                         JsonNode r = it.next();
                         if (r.isObject()) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("_file", dir.getName() + "/" + n);
@@ -109,6 +121,54 @@ public final class ReportStage implements Stage {
                 }
             }
         }
+    }
+
+    /** The result list of an eval JSON: {@code metrics} (eval stage) or {@code results}. */
+    private static JsonNode arrayOf(JsonNode j) {
+        for (String k : List.of("metrics", "results")) if (j.has(k) && j.get(k).isArray()) return j.get(k);
+        return null;
+    }
+
+    /** One line per training output: the figures a reader checks first. */
+    static List<String> trainingSummary(List<Map<String, Object>> stages) {
+        List<String> out = new ArrayList<>();
+        for (Map<String, Object> s : stages) {
+            JsonNode n = (JsonNode) s.get("provenance");
+            switch (n.path("stage").asText()) {
+                case "train-tokenizer" -> {
+                    JsonNode v = n.path("final_val");
+                    if (!v.isMissingNode()) {
+                        out.add(String.format("tokenizer (%s, step %s): val PSNR %.2f dB, MSE %.4f, codebook usage %.1f%%, perplexity %.1f",
+                                s.get("dir"), n.path("global_step").asText(), v.path("val_psnr").asDouble(), v.path("val_mse").asDouble(),
+                                100 * v.path("val_usage").asDouble(), v.path("val_perplexity").asDouble()));
+                    }
+                }
+                case "train-generator" -> {
+                    if (n.has("final_val_loss")) {
+                        out.add(String.format("generator (%s, step %s): val loss %.4f nats against the tokens' unigram entropy %.4f nats",
+                                s.get("dir"), n.path("global_step").asText(), n.path("final_val_loss").asDouble(),
+                                n.path("unigram_entropy").asDouble()));
+                    }
+                }
+                case "train-features" -> {
+                    if (n.has("test_accuracy")) {
+                        out.add(String.format("feature network %s (%s): test accuracy %.4f after %s epochs on %s images",
+                                n.path("feature_extractor").asText(), s.get("dir"), n.path("test_accuracy").asDouble(),
+                                n.path("epochs").asText(), n.path("train_images").asText()));
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String params(JsonNode p) {
+        if (!p.isObject()) return "";
+        List<String> kv = new ArrayList<>();
+        p.fields().forEachRemaining(e -> kv.add(e.getKey() + "=" + (e.getValue().isNumber() ? e.getValue().asText() : e.getValue().asText())));
+        return String.join(", ", kv).replace("|", "/");
     }
 
     private static JsonNode read(FileSystem fs, Path p) throws IOException {

@@ -40,9 +40,12 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * gFID / IS / precision / recall of the committed generator (SPEC section 7): {@code eval.num-samples} samples,
- * equal per class, at the generator's guidance g and at guidance 1 (the conditional model alone). Classes are
- * split into chunks of at most {@code eval.batch-size} samples spread over the Spark partitions; each chunk has
- * its own seed ({@code eval.seed} and the chunk's index), so the samples do not depend on the partitioning.
+ * equal per class, at the generator's guidance g and at guidance 1 (the conditional model alone). Sample i has
+ * class i mod classes: the classes are interleaved, so every Inception Score split (consecutive samples, as ADM's
+ * evaluator cuts them, also when it reads our .npz) holds all classes equally; in class-major order each split
+ * would hold one class and IS would collapse to about 1. The samples are cut into chunks of at most
+ * {@code eval.batch-size} consecutive indices spread over the Spark partitions; each chunk has its own seed
+ * ({@code eval.seed} and the chunk's index), so the samples do not depend on the partitioning.
  * Token sequences are decoded with the tokenizer in the same partition and featurized there.
  */
 final class GenerationEval {
@@ -52,17 +55,17 @@ final class GenerationEval {
     private GenerationEval() {
     }
 
-    /** One unit of sampling work: {@code count} samples of class {@code label}, global indices from {@code first}. */
+    /** One unit of sampling work: {@code count} samples with global indices from {@code first} (class = index mod classes). */
     static final class Chunk implements Serializable {
         private static final long serialVersionUID = 1L;
-        int label, count, index;
+        int classes, count, index;
         long first;
 
         Chunk() {
         }
 
-        Chunk(int label, long first, int count, int index) {
-            this.label = label;
+        Chunk(int classes, long first, int count, int index) {
+            this.classes = classes;
             this.first = first;
             this.count = count;
             this.index = index;
@@ -71,10 +74,13 @@ final class GenerationEval {
 
     static List<Chunk> chunks(int classes, int perClass, int batch) {
         List<Chunk> out = new ArrayList<>();
-        for (int c = 0; c < classes; c++) {
-            for (int s = 0; s < perClass; s += batch) out.add(new Chunk(c, (long) c * perClass + s, Math.min(batch, perClass - s), out.size()));
-        }
+        long n = (long) classes * perClass;
+        for (long s = 0; s < n; s += batch) out.add(new Chunk(classes, s, (int) Math.min(batch, n - s), out.size()));
         return out;
+    }
+
+    static int label(long index, int classes) {
+        return (int) (index % classes);
     }
 
     static Map<String, Object> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String tokDir, Reference ref,
@@ -85,7 +91,7 @@ final class GenerationEval {
         RarConfig rc = gc.model();
         int classes = rc.numClasses();
         int perClass = Math.max(1, es.numSamples() / classes);
-        List<Chunk> chunks = chunks(classes, perClass, Math.min(perClass, es.batchSize()));
+        List<Chunk> chunks = chunks(classes, perClass, es.batchSize());
         long n = (long) classes * perClass;
         int parts = Math.max(1, Math.min(chunks.size(), ctx.jsc().defaultParallelism() * 2));
         List<Double> guidances = new ArrayList<>(List.of(gc.sampling().guidance()));
@@ -108,19 +114,22 @@ final class GenerationEval {
             // ADM sample batch (uint8 NHWC, labels) streamed in index order, and a grid of the first 8 per class
             ImageBatch any = samples.first();
             long[] labels = new long[(int) n];
-            for (Chunk c : chunks) for (int i = 0; i < c.count; i++) labels[(int) (c.first + i)] = c.label;
+            for (int i = 0; i < n; i++) labels[i] = label(i, classes);
             Path npz = out.resolve("samples-" + tag + ".npz");
             EvalStage.writeSampleNpz(npz, samples.sortBy(ImageBatch::firstIndex, true, parts).toLocalIterator(), n,
                     any.height(), any.width(), labels);
-            List<ImageBatch> firsts = samples.filter(b -> (b.firstIndex() % perClass) == 0).sortBy(ImageBatch::firstIndex, true, 1).collect();
-            List<INDArray> rows = new ArrayList<>();
-            for (ImageBatch b : firsts) {
-                int k = Math.min(8, b.count());
-                byte[] px = java.util.Arrays.copyOf(b.pixels(), k * b.height() * b.width() * 3);
-                rows.add(Images.toFloatNchw(Images.fromBytes(px, k, b.height(), b.width())));
+            // the grid: the first min(8, perClass) samples of every class, one row per class
+            int perRow = Math.min(8, perClass);
+            long head = (long) perRow * classes;
+            List<ImageBatch> firsts = samples.filter(b -> b.firstIndex() < head).sortBy(ImageBatch::firstIndex, true, 1).collect();
+            List<INDArray> inOrder = new ArrayList<>();
+            for (ImageBatch b : firsts) inOrder.add(Images.toFloatNchw(Images.fromBytes(b.pixels(), b.count(), b.height(), b.width())));
+            INDArray headImages = Nd4j.concat(0, inOrder.toArray(new INDArray[0]));
+            INDArray grid = Nd4j.create(headImages.dataType(), head, headImages.size(1), headImages.size(2), headImages.size(3));
+            for (int c = 0; c < classes; c++) {
+                for (int k = 0; k < perRow; k++) grid.putSlice(c * perRow + k, headImages.slice((long) k * classes + c));
             }
-            INDArray grid = Nd4j.concat(0, rows.toArray(new INDArray[0]));
-            Files.write(out.resolve("samples-" + tag + ".png"), EvalStage.grid(grid, Math.min(8, perClass)));
+            Files.write(out.resolve("samples-" + tag + ".png"), EvalStage.grid(grid, perRow));
             samples.unpersist();
             Map<String, Object> params = new LinkedHashMap<>();
             params.put("guidance", g);
@@ -159,7 +168,7 @@ final class GenerationEval {
         while (it.hasNext()) {
             Chunk c = it.next();
             int[] labels = new int[c.count];
-            java.util.Arrays.fill(labels, c.label);
+            for (int i = 0; i < c.count; i++) labels[i] = label(c.first + i, c.classes);
             int[][] tokens = sampler.sample(labels, sc, seed * 1_000_003L + c.index);
             INDArray ids = Nd4j.createFromArray(tokens).castTo(DataType.INT);
             out.add(EvalStage.toBatch(c.first, tok.decode(ids)));

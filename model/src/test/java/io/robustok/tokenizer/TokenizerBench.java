@@ -1,22 +1,22 @@
 package io.robustok.tokenizer;
 
 import io.robustok.train.StepContext;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
 
 /**
- * Images/s of one training step at demo scale. Off by default; run with
- * {@code mvn -o -q -pl model test -Dtest=TokenizerBenchmarkTest -Dbench=true [-Dbench.patch=8 -Dbench.gan=true]}.
+ * Images/s of one training step at demo scale (a harness, not a test: {@code bench/tokenizer/run.sh}). System
+ * properties {@code -Dbench.patch=8 -Dbench.gan=true -Dbench.batch=N -Dbench.steps=N -Dbench.profile=true}.
  * {@code -Dbench.paper=true}: paper scale instead (256 px, patch 16, ViT-B 12+12 blocks, codebook 4096 x 64, batch
  * {@code bench.batch}, default 1): forward + backward + AdamW seconds per image.
  */
-class TokenizerBenchmarkTest {
-    @Test
-    @EnabledIfSystemProperty(named = "bench", matches = "true")
-    void trainStepThroughput() {
+public final class TokenizerBench {
+    public static void main(String[] args) {
+        trainStepThroughput();
+    }
+
+    static void trainStepThroughput() {
         boolean paper = Boolean.getBoolean("bench.paper");
         int patch = Integer.getInteger("bench.patch", 4);
         int batch = Integer.getInteger("bench.batch", paper ? 1 : 32);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Tokenizer training-step throughput (io.robustok.tokenizer.TokenizerBench in model's test sources).
+# Usage (from the repository root): bench/tokenizer/run.sh [-Dbench.patch=8] [-Dbench.gan=true] [-Dbench.paper=true]
+#   [-Dbench.batch=N] [-Dbench.steps=N] [-Dbench.profile=true]      (OMP_NUM_THREADS is respected, default 2)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+mvn -B -o -q install -pl core -DskipTests
+mvn -B -o -q -pl model test-compile
+mvn -B -o -q -pl model dependency:build-classpath -Dmdep.outputFile=target/tokenizer-bench.cp >/dev/null
+exec java -Xmx3g -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g "$@" \
+  -cp "model/target/classes:model/target/test-classes:$(cat model/target/tokenizer-bench.cp)" io.robustok.tokenizer.TokenizerBench

@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * at a shorter sequence by default (every weight but the position tables is independent of T, so the same
  * matrices are exercised) and at T = 256 with {@code -Dgenerator.paper.tokens=256}.
  *
- * <p>Memory: RAR-L's weights are 1.9 GB in float; weights + gradients + AdamW moments 7.5 GB. Under the default test
+ * <p>Memory: RAR-L's weights are 1.9 GB in float; weights + gradients + AdamW moments 7.5 GB. model/pom.xml gives the tests
+ * 12 GB of JavaCPP off-heap, so RAR-L runs its full AdamW step in the suite. Under a smaller
  * heap (-Xmx3g, so 3 GB of JavaCPP off-heap) RAR-B runs forward + backward and RAR-L forward; the full AdamW step of
  * RAR-L runs when the JVM is given the room, e.g.
  * {@code mvn -pl model test -Dtest=RarPaperScaleTest -Dtest.heap="-Xmx3g -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g"}.

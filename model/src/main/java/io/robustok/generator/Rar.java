@@ -154,9 +154,9 @@ public final class Rar {
         SDVariable logits2 = linear(hf, "head"); // [N * T, V]
         logits2.reshape(-1, t, cfg.codebookSize()).rename(LOGITS);
         SDVariable lab = labels.reshape(-1);
-        // mean token cross-entropy written out: the gradient of SameDiff's sparseSoftmaxCrossEntropy op (M2.1) is the
-        // SUM over rows, N x T times the mean's (RarModelTest.lossGradientIsTheMeanOverTokens)
-        // (and logSoftmax along a dimension fails in backprop): log-softmax by hand, max-shifted
+        // mean token cross-entropy written out, with a max-shifted log-softmax: in SameDiff M2.1 the gradient of the
+        // sparseSoftmaxCrossEntropy op is the SUM over rows (N x T times the mean's; RarModelTest
+        // .lossGradientIsTheMeanOverTokens) and logSoftmax along a dimension fails in backprop
         SDVariable shifted = logits2.sub(new StopGradient(sd, sd.max(logits2, true, 1)).outputVariable());
         SDVariable logp = shifted.sub(sd.math().log(sd.sum(sd.math().exp(shifted), true, 1)));
         sd.sum(logp.mul(sd.oneHot(lab, cfg.codebookSize(), -1, 1.0, 0.0, DataType.FLOAT)), 1).mean().neg().rename(LOSS);

@@ -167,7 +167,7 @@ public final class ReportStage implements Stage {
     private static String params(JsonNode p) {
         if (!p.isObject()) return "";
         List<String> kv = new ArrayList<>();
-        p.fields().forEachRemaining(e -> kv.add(e.getKey() + "=" + (e.getValue().isNumber() ? e.getValue().asText() : e.getValue().asText())));
+        p.fields().forEachRemaining(e -> kv.add(e.getKey() + "=" + e.getValue().asText()));
         return String.join(", ", kv).replace("|", "/");
     }
 

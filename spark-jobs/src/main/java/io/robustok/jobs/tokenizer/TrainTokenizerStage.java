@@ -65,6 +65,10 @@ public final class TrainTokenizerStage implements Stage {
             return;
         }
         Config stage = ctx.settings().at("tokenizer.stage");
+        String cbInit = stage.getString("codebook-init");
+        if (!cbInit.equals("data") && !cbInit.equals("random")) {
+            throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data or random");
+        }
         TokenizerConfig cfg = TokenizerConfig.from(ctx.settings().at("tokenizer"));
         TrainerConfig tc = TrainerConfig.from(ctx.settings(), "tokenizer");
         String trainDir = ctx.path(OUT + ".train");
@@ -77,7 +81,6 @@ public final class TrainTokenizerStage implements Stage {
         double maxScale = data.maxScale();
         TokenizerTask<ImageRecord> task = new TokenizerTask<>(cfg, tc.gradClip(),
                 (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, seed));
-        String cbInit = stage.getString("codebook-init");
         if (cbInit.equals("data")) {
             // enough images that every code gets a distinct latent token (twice over), from the train split
             int n = (int) Math.max(8, Math.min(1024, Math.ceil(2.0 * cfg.codebookSize() / cfg.tokens())));
@@ -85,8 +88,6 @@ public final class TrainTokenizerStage implements Stage {
                 task.withCodebookInit(b.batch(train.takeSample(false, n, cfg.seed()), 0).images());
             }
             log.info("{}: codebook initialised from the untrained encoder's outputs on {} train images", NAME, n);
-        } else if (!cbInit.equals("random")) {
-            throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data or random");
         }
         log.info("{}: {} train images, {} val images, {} epochs, {} parameters", NAME, train.count(), val.size(0),
                 tc.epochs(), task.init().parameterCount());

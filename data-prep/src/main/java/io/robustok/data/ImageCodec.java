@@ -10,7 +10,7 @@ import org.bytedeco.opencv.opencv_core.Size;
 
 /**
  * Decode, resize and encode through OpenCV (libjpeg-turbo and libpng inside), several times faster than
- * javax.imageio. One instance per thread: it reuses a native input buffer. Decoded images are 8-bit BGR
+ * javax.imageio; JPEG through the system's SIMD libjpeg-turbo ({@link TurboJpeg}) when it is installed. One instance per thread: it reuses a native input buffer. Decoded images are 8-bit BGR
  * {@link Mat}s that the caller closes.
  *
  * <p>JPEG decodes can be scaled by 1/2, 1/4 or 1/8 inside the decoder (DCT-domain scaling, much cheaper than
@@ -37,8 +37,30 @@ final class ImageCodec implements AutoCloseable {
         }
     }
 
+    /** Per-thread TurboJPEG handles (decode and encode), when the system library is there. */
+    private static final ThreadLocal<TurboJpeg> TURBO = ThreadLocal.withInitial(TurboJpeg::new);
+
     /** Decodes to 8-bit BGR (grey, palette, 16-bit, alpha and CMYK converted), scaled by 1/factor; null if undecodable. */
     Mat decodeBgr(byte[] bytes, int factor) {
+        if (bytes.length == 0) return null;
+        if (TurboJpeg.available() && ImageHeader.isJpeg(bytes)) {
+            TurboJpeg tj = TURBO.get();
+            int[] hdr = tj.header(bytes);
+            if (hdr == null) return null;
+            // CMYK / YCCK: TurboJPEG does not convert them to BGR; OpenCV does
+            if (hdr[2] != TurboJpeg.CS_CMYK && hdr[2] != TurboJpeg.CS_YCCK) {
+                int w = (hdr[0] + factor - 1) / factor, h = (hdr[1] + factor - 1) / factor;
+                Mat m = new Mat(h, w, opencv_core.CV_8UC3);
+                if (tj.decodeBgr(bytes, new com.sun.jna.Pointer(m.data().address()), w, h)) return m;
+                m.close();
+                return null;
+            }
+        }
+        return decodeOpenCv(bytes, factor);
+    }
+
+    /** The OpenCV path of {@link #decodeBgr} (every format; the only one when TurboJPEG is missing). */
+    Mat decodeOpenCv(byte[] bytes, int factor) {
         if (bytes.length == 0) return null;
         if (in.capacity() < bytes.length) {
             in.close();
@@ -82,6 +104,15 @@ final class ImageCodec implements AutoCloseable {
 
     /** Encodes BGR as "jpeg" (given quality) or "png"; null if the encoder fails. */
     static byte[] encode(Mat bgr, String format, int jpegQuality) {
+        boolean jpeg = ImageHeader.JPEG.equals(format);
+        if (jpeg && TurboJpeg.available() && bgr.isContinuous() && bgr.type() == opencv_core.CV_8UC3) {
+            return TURBO.get().encodeBgr(new com.sun.jna.Pointer(bgr.data().address()), bgr.cols(), bgr.rows(), jpegQuality);
+        }
+        return encodeOpenCv(bgr, format, jpegQuality);
+    }
+
+    /** The OpenCV path of {@link #encode}. */
+    static byte[] encodeOpenCv(Mat bgr, String format, int jpegQuality) {
         boolean jpeg = ImageHeader.JPEG.equals(format);
         try (BytePointer out = new BytePointer(0L);
              IntPointer params = jpeg

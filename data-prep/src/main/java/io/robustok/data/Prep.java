@@ -284,6 +284,8 @@ public final class Prep {
         store.put("resize_short_side", cfg.resizeShortSide());
         store.put("keep_original_short_side", cfg.keepOriginalShortSide());
         store.put("jpeg_quality", cfg.jpegQuality());
+        // the driver's codec; both write identical bytes (ImageCodecTest), so shards do not depend on it
+        store.put("jpeg_codec", TurboJpeg.describe());
         m.put("storage", store);
         m.put("classes", in.wnids.size());
         Map<String, Object> splits = new LinkedHashMap<>();

@@ -33,7 +33,8 @@ import java.util.Set;
  * <p>Before import the graph is cut and rewritten: the JPEG decoder in front of ExpandDims becomes a
  * placeholder, everything that neither pool_3 nor W depends on is dropped, and the 2015-era ops are
  * expressed as their current equivalents: BatchNormWithGlobalNormalization -> FusedBatchNorm (NHWC,
- * inference), Concat (axis first) -> ConcatV2 (axis last).
+ * inference), Concat (axis first) -> ConcatV2 (axis last); and Conv2D with SAME padding, which the M2.1 importer
+ * silently treats as VALID, becomes an explicit zero Pad and a VALID convolution.
  */
 public final class InceptionV3Tf implements FeatureExtractor {
     public static final String NAME = "inception-v3-tf/pool_3";
@@ -92,6 +93,8 @@ public final class InceptionV3Tf implements FeatureExtractor {
             if (!keep.contains(n.getName())) continue;
             if (n.getName().equals(INPUT)) {
                 out.addNode(placeholder(INPUT));
+            } else if (n.getOp().equals("Conv2D") && padding(n).equals("SAME")) {
+                rewriteSameConv(n, byName, out);
             } else if (n.getOp().equals("BatchNormWithGlobalNormalization")) {
                 rewriteBatchNorm(n, out);
             } else if (n.getOp().equals("Concat")) {
@@ -105,6 +108,43 @@ public final class InceptionV3Tf implements FeatureExtractor {
             }
         }
         return out.build();
+    }
+
+    private static String padding(NodeDef n) {
+        return n.containsAttr("padding") ? n.getAttrOrThrow("padding").getS().toStringUtf8() : "";
+    }
+
+    /**
+     * ND4J M2.1's TF importer maps Conv2D's padding "SAME" to VALID (checked in InceptionV3TfTest), which would
+     * shrink every SAME convolution of Inception. TF's SAME at stride 1 is zero padding of k - 1 (the odd pixel
+     * after), so it becomes an explicit Pad and a VALID convolution. SAME at a larger stride depends on the
+     * input size and does not occur in ADM's graph: refused.
+     */
+    private static void rewriteSameConv(NodeDef n, Map<String, NodeDef> byName, GraphDef.Builder out) {
+        List<Long> strides = n.getAttrOrThrow("strides").getList().getIList();
+        if (strides.stream().anyMatch(v -> v != 1)) {
+            throw new IllegalArgumentException("Conv2D " + n.getName() + ": SAME padding with strides " + strides + " is not supported");
+        }
+        NodeDef w = byName.get(TFGraphMapper.getNodeName(n.getInput(1)));
+        TensorShapeProto shape = w == null ? null : w.getAttrOrThrow("value").getTensor().getTensorShape();
+        if (shape == null || shape.getDimCount() != 4) {
+            throw new IllegalArgumentException("Conv2D " + n.getName() + ": SAME padding needs a constant 4-d filter");
+        }
+        long kh = shape.getDim(0).getSize(), kw = shape.getDim(1).getSize();
+        String pads = n.getName() + "/same_paddings";
+        TensorProto.Builder t = TensorProto.newBuilder().setDtype(org.tensorflow.framework.DataType.DT_INT32)
+                .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(4))
+                        .addDim(TensorShapeProto.Dim.newBuilder().setSize(2)));
+        for (long v : new long[]{0, 0, (kh - 1) / 2, kh - 1 - (kh - 1) / 2, (kw - 1) / 2, kw - 1 - (kw - 1) / 2, 0, 0}) t.addIntVal((int) v);
+        out.addNode(NodeDef.newBuilder().setName(pads).setOp("Const")
+                .putAttr("dtype", AttrValue.newBuilder().setType(org.tensorflow.framework.DataType.DT_INT32).build())
+                .putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build());
+        String padded = n.getName() + "/same_pad";
+        out.addNode(NodeDef.newBuilder().setName(padded).setOp("Pad").addInput(n.getInput(0)).addInput(pads)
+                .putAttr("T", floatType())
+                .putAttr("Tpaddings", AttrValue.newBuilder().setType(org.tensorflow.framework.DataType.DT_INT32).build()).build());
+        out.addNode(n.toBuilder().setInput(0, padded)
+                .putAttr("padding", AttrValue.newBuilder().setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8("VALID")).build()).build());
     }
 
     private static NodeDef placeholder(String name) {

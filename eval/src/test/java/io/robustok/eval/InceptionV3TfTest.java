@@ -100,6 +100,49 @@ class InceptionV3TfTest {
         Nd4j.getMemoryManager();
     }
 
+    /**
+     * ND4J's importer reads Conv2D "SAME" as VALID; the rewrite pads explicitly. A 3x2 kernel (TF puts the odd
+     * pad after) on a 4x4 image, averaged by pool_3, against the zero-padded sum by hand.
+     */
+    @Test
+    void sameConvolutionIsZeroPaddedAsInTensorFlow() throws Exception {
+        Random rnd = new Random(11);
+        int kh = 3, kw = 2;
+        float[] w = new float[kh * kw * 3 * C];
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+        float[] wl = new float[C * CLASSES];
+        GraphDef.Builder g = GraphDef.newBuilder();
+        g.addNode(node("ExpandDims", "Identity"));
+        g.addNode(constant("conv/w", w, kh, kw, 3, C));
+        g.addNode(node("conv", "Conv2D", "ExpandDims", "conv/w").putAttr("T", type(DataType.DT_FLOAT))
+                .putAttr("strides", ints(1, 1, 1, 1)).putAttr("padding", str("SAME")).putAttr("data_format", str("NHWC")));
+        g.addNode(node("pool_3", "AvgPool", "conv").putAttr("T", type(DataType.DT_FLOAT))
+                .putAttr("ksize", ints(1, 4, 4, 1)).putAttr("strides", ints(1, 1, 1, 1))
+                .putAttr("padding", str("VALID")).putAttr("data_format", str("NHWC")));
+        g.addNode(constant("softmax/weights", wl, C, CLASSES));
+        g.addNode(node("softmax/logits/MatMul", "MatMul", "pool_3", "softmax/weights").putAttr("T", type(DataType.DT_FLOAT)));
+        InceptionV3Tf net = InceptionV3Tf.fromBytes(g.build().toByteArray(), "test");
+
+        byte[] px = new byte[4 * 4 * 3];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) rnd.nextInt(256);
+        Features f = net.extract(Images.fromBytes(px, 1, 4, 4));
+        for (int c = 0; c < C; c++) {
+            double sum = 0;
+            for (int y = 0; y < 4; y++) {
+                for (int x = 0; x < 4; x++) {
+                    for (int i = 0; i < kh; i++) {
+                        for (int j = 0; j < kw; j++) {
+                            int yy = y + i - (kh - 1) / 2, xx = x + j - (kw - 1) / 2;
+                            if (yy < 0 || yy >= 4 || xx < 0 || xx >= 4) continue;
+                            for (int k = 0; k < 3; k++) sum += (px[(yy * 4 + xx) * 3 + k] & 0xff) * w[((i * kw + j) * 3 + k) * C + c];
+                        }
+                    }
+                }
+            }
+            assertEquals(sum / 16, f.features()[c], 1e-3 * Math.max(1, Math.abs(sum / 16)), "channel " + c);
+        }
+    }
+
     static NodeDef.Builder node(String name, String op, String... inputs) {
         NodeDef.Builder b = NodeDef.newBuilder().setName(name).setOp(op);
         for (String i : inputs) b.addInput(i);

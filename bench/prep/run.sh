@@ -13,5 +13,10 @@ mvn -B -o -q -pl core,data-prep test-compile
 CP="data-prep/target/classes:data-prep/target/test-classes:core/target/classes:$(mvn -B -o -q -pl data-prep dependency:build-classpath -Dmdep.outputFile=/dev/stdout)"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 # one thread each: per-core rates
+# JPEG through the system's SIMD libjpeg-turbo (TurboJPEG, when libturbojpeg0 is installed), then through OpenCV's
+# bundled non-SIMD build
+echo "== codec: default (TurboJPEG when available)"
 java -Xmx2g -cp "$CP" io.robustok.data.PrepBench "$W/tiles/train" "$RUNS"
+echo "== codec: OpenCV (-Drobustok.turbojpeg=false)"
+java -Xmx2g -Drobustok.turbojpeg=false -cp "$CP" io.robustok.data.PrepBench "$W/tiles/train" "$RUNS"
 for m in decode reencode policy; do /usr/bin/python3 bench/prep/pillow_prep.py "$W/tiles/train" "$m" --runs "$RUNS"; done

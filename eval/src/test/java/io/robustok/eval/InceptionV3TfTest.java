@@ -143,6 +143,46 @@ class InceptionV3TfTest {
         }
     }
 
+    /** ResizeBilinear as TF 1 (ADM's graph) does it: align_corners false, no half-pixel centres, edge clamped. */
+    @Test
+    void resizeIsTensorFlowOneBilinear() throws Exception {
+        int in = 4, out = 6;
+        GraphDef.Builder g = GraphDef.newBuilder();
+        g.addNode(node("ExpandDims", "Identity"));
+        g.addNode(constant("size", new float[]{out, out}, DataType.DT_INT32, 2));
+        g.addNode(node("ResizeBilinear", "ResizeBilinear", "ExpandDims", "size").putAttr("T", type(DataType.DT_FLOAT))
+                .putAttr("align_corners", AttrValue.newBuilder().setB(false).build()));
+        // pool_3 is a 1x1 average pool: the features are the resized image itself, flattened NHWC
+        g.addNode(node("pool_3", "AvgPool", "ResizeBilinear").putAttr("T", type(DataType.DT_FLOAT))
+                .putAttr("ksize", ints(1, 1, 1, 1)).putAttr("strides", ints(1, 1, 1, 1))
+                .putAttr("padding", str("VALID")).putAttr("data_format", str("NHWC")));
+        g.addNode(constant("softmax/weights", new float[3 * out * out * 2], 3 * out * out, 2));
+        g.addNode(node("softmax/logits/MatMul", "MatMul", "pool_3", "softmax/weights").putAttr("T", type(DataType.DT_FLOAT)));
+        InceptionV3Tf net = InceptionV3Tf.fromBytes(g.build().toByteArray(), "test");
+        byte[] px = new byte[in * in * 3];
+        Random rnd = new Random(13);
+        for (int i = 0; i < px.length; i++) px[i] = (byte) rnd.nextInt(256);
+        float[] f = net.extract(Images.fromBytes(px, 1, in, in)).features();
+        assertEquals(out * out * 3, f.length);
+        double scale = (double) in / out;
+        for (int y = 0; y < out; y++) {
+            for (int x = 0; x < out; x++) {
+                double sy = y * scale, sx = x * scale;
+                int y0 = (int) sy, x0 = (int) sx, y1 = Math.min(y0 + 1, in - 1), x1 = Math.min(x0 + 1, in - 1);
+                double dy = sy - y0, dx = sx - x0;
+                for (int c = 0; c < 3; c++) {
+                    double v = (1 - dy) * ((1 - dx) * p(px, y0, x0, c, in) + dx * p(px, y0, x1, c, in))
+                            + dy * ((1 - dx) * p(px, y1, x0, c, in) + dx * p(px, y1, x1, c, in));
+                    assertEquals(v, f[(y * out + x) * 3 + c], 1e-3, "pixel " + y + "," + x + " channel " + c);
+                }
+            }
+        }
+    }
+
+    private static double p(byte[] px, int y, int x, int c, int w) {
+        return px[(y * w + x) * 3 + c] & 0xff;
+    }
+
     static NodeDef.Builder node(String name, String op, String... inputs) {
         NodeDef.Builder b = NodeDef.newBuilder().setName(name).setOp(op);
         for (String i : inputs) b.addInput(i);

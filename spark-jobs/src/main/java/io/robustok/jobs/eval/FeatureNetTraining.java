@@ -7,9 +7,11 @@ import io.robustok.eval.EvalSettings;
 import io.robustok.eval.FashionMnist;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.util.ModelSerializer;
@@ -33,9 +35,6 @@ import java.util.List;
  */
 public final class FeatureNetTraining {
     private static final Logger log = LoggerFactory.getLogger(FeatureNetTraining.class);
-
-    /** Minibatches each worker fits between parameter averagings (a round costs one Spark job). */
-    static final int AVERAGING_FREQUENCY = 16;
 
     private FeatureNetTraining() {
     }
@@ -81,7 +80,13 @@ public final class FeatureNetTraining {
         }
         // expanded once and kept: DL4J splits the RDD every averaging round, which would otherwise redo the
         // expansion of every image per round
-        JavaRDD<DataSet> rdd = jsc.parallelize(batches, workers).map(b -> {
+        // the compact batches travel once per executor as a broadcast; the tasks carry only indices (DL4J runs
+        // a job per averaging round, and a parallelized collection would ship its data with every task)
+        Broadcast<List<byte[][]>> data = jsc.broadcast(batches);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < batches.size(); i++) ids.add(i);
+        JavaRDD<DataSet> rdd = jsc.parallelize(ids, workers).map(i -> {
+            byte[][] b = data.value().get(i);
             int n = b[1].length;
             FashionMnist.Split s = new FashionMnist.Split(b[0], b[1], n);
             return new DataSet(Nd4j.create(s.toNchw32(0, n), n, 3, 32, 32), Nd4j.create(s.oneHot(0, n), n, 10));
@@ -89,21 +94,27 @@ public final class FeatureNetTraining {
         log.info("feature net: {} minibatches of {} on {} workers", rdd.count(), bs, workers);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(bs)
                 .batchSizePerWorker(bs)
-                .averagingFrequency(AVERAGING_FREQUENCY)
+                .averagingFrequency(cfg.averagingFrequency())
                 .workerPrefetchNumBatches(2)
                 .rddTrainingApproach(RDDTrainingApproach.Direct)
+                .repartionData(Repartition.Never)
                 .rngSeed(seed)
                 .build();
         ComputationGraph init = new ComputationGraph(DemoFeatureNet.configuration(seed, cfg.learningRate()));
         init.init();
         SparkComputationGraph spark = new SparkComputationGraph(jsc, init, tm);
         for (int e = 0; e < cfg.epochs(); e++) {
+            // step decay per epoch: the driver's network carries the rate into the next fit's broadcast configuration
+            double lr = cfg.learningRate() * Math.pow(cfg.lrDecay(), e);
+            spark.getNetwork().setLearningRate(lr);
             spark.fit(rdd);
-            double a = DemoFeatureNet.of(spark.getNetwork(), "").accuracy(test, 500);
-            log.info("feature net: epoch {} done, score {}, test accuracy {}, {} s", e + 1, spark.getScore(), a,
+            // the last epoch's accuracy is measured once, below, on the saved network
+            String acc = e + 1 < cfg.epochs() ? String.valueOf(DemoFeatureNet.of(spark.getNetwork(), "").accuracy(test, 500)) : "(below)";
+            log.info("feature net: epoch {} done at lr {}, score {}, test accuracy {}, {} s", e + 1, lr, spark.getScore(), acc,
                     String.format("%.1f", (System.nanoTime() - t0) / 1e9));
         }
         rdd.unpersist();
+        data.destroy();
         ComputationGraph net = spark.getNetwork();
         // write to a temporary name and rename: a crash leaves no half-written cache
         Files.createDirectories(model.getParent());
@@ -116,7 +127,8 @@ public final class FeatureNetTraining {
         ObjectNode meta = new ObjectMapper().createObjectNode()
                 .put("name", DemoFeatureNet.NAME).put("checksum", fn.checksum()).put("test_accuracy", acc)
                 .put("train_images", train.count()).put("epochs", cfg.epochs()).put("batch_size", bs)
-                .put("learning_rate", cfg.learningRate()).put("workers", workers).put("seed", seed).put("seconds", secs)
+                .put("learning_rate", cfg.learningRate()).put("lr_decay", cfg.lrDecay())
+                .put("averaging_frequency", cfg.averagingFrequency()).put("workers", workers).put("seed", seed).put("seconds", secs)
                 .put("test_images", test.count()).put("data", idx.toString());
         if (acc < cfg.minTestAccuracy()) {
             Files.writeString(model.resolveSibling("feature-net.rejected.json"), meta.toPrettyString());

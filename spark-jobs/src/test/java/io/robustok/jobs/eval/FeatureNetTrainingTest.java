@@ -51,7 +51,7 @@ class FeatureNetTrainingTest {
     void trainsCachesAndEvaluatesDistributed(@TempDir Path dir) throws Exception {
         EvalSettings adm = EvalSettings.adm("demo");
         EvalSettings s = new EvalSettings("demo", "", dir.resolve("fnet").toString(),
-                new EvalSettings.FeatureNet(1, 32, 2e-3, 0.60, FashionMnist.DEFAULT_DIR, 3000, 1000),
+                new EvalSettings.FeatureNet(1, 32, 2e-3, 1.0, 16, 0.60, FashionMnist.DEFAULT_DIR, 3000, 1000),
                 "", 400, 50, 100, true, 3, 256, 400, 11, adm.pfidAlphas(), 50, 11);
         FeatureNetTraining.Result r = FeatureNetTraining.ensure(jsc, s, 2);
         assertTrue(r.testAccuracy() >= 0.60, "accuracy " + r.testAccuracy());

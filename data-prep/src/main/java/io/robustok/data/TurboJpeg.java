@@ -88,7 +88,10 @@ final class TurboJpeg implements AutoCloseable {
     /** Header of a JPEG: {width, height, colorspace}, or null when the header cannot be read. */
     int[] header(byte[] jpeg) {
         if (dec == null) dec = LIB.tjInitDecompress();
-        if (LIB.tjDecompressHeader3(dec, jpeg, new NativeLong(jpeg.length), w, h, samp, cs) != 0) return null;
+        if (LIB.tjDecompressHeader3(dec, jpeg, new NativeLong(jpeg.length), w, h, samp, cs) != 0) {
+            resetDecoder();
+            return null;
+        }
         return new int[]{w[0], h[0], cs[0]};
     }
 
@@ -100,7 +103,15 @@ final class TurboJpeg implements AutoCloseable {
     boolean decodeBgr(byte[] jpeg, Pointer dst, int width, int height) {
         if (dec == null) dec = LIB.tjInitDecompress();
         if (LIB.tjDecompress2(dec, jpeg, new NativeLong(jpeg.length), dst, width, width * 3, height, PF_BGR, 0) == 0) return true;
-        return LIB.tjGetErrorCode(dec) == ERR_WARNING;
+        boolean warning = LIB.tjGetErrorCode(dec) == ERR_WARNING;
+        if (!warning) resetDecoder();
+        return warning;
+    }
+
+    /** libjpeg-turbo 2.1 leaves a handle unusable after some errors (every later header read fails): start afresh. */
+    private void resetDecoder() {
+        LIB.tjDestroy(dec);
+        dec = null;
     }
 
     /** Encodes packed BGR rows as baseline JPEG, 4:2:0, accurate DCT (OpenCV's defaults), at the given quality; null on failure. */
@@ -112,6 +123,8 @@ final class TurboJpeg implements AutoCloseable {
             long[] buf = {Pointer.nativeValue(out)};
             long[] size = {cap};
             if (LIB.tjCompress2(enc, src, width, width * 3, height, PF_BGR, buf, size, SAMP_420, quality, FLAG_NOREALLOC | FLAG_ACCURATEDCT) != 0) {
+                LIB.tjDestroy(enc);
+                enc = null;
                 return null;
             }
             return out.getByteArray(0, (int) size[0]);

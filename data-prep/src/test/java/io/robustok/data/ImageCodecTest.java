@@ -76,6 +76,11 @@ class ImageCodecTest {
             garbage[1] = (byte) 0xD8;
             garbage[2] = (byte) 0xFF;
             assertNull(codec.decodeBgr(garbage, 1));
+            // the thread's decoder survives the error: the next good file decodes
+            try (Mat m = codec.decodeBgr(Fixtures.jpeg(64, 48, 1), 1)) {
+                assertNotNull(m, "a good JPEG after a corrupt one");
+                assertEquals(64, m.cols());
+            }
         }
     }
 }

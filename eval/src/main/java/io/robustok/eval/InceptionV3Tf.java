@@ -72,7 +72,12 @@ public final class InceptionV3Tf implements FeatureExtractor {
         }
         NodeDef wNode = byName.get(TFGraphMapper.getNodeName(matmul.getInput(1)));
         INDArray w = TFGraphMapper.getNDArrayFromTensor(wNode).castTo(DataType.FLOAT);
+        // ND4J M2.1's importer writes a debug list of variables into the working directory: remove it if it
+        // was not there before
+        Path debug = Path.of("variables-added-old.txt");
+        boolean existed = Files.exists(debug);
         SameDiff sd = TFGraphMapper.importGraph(prepare(g, byName));
+        if (!existed) Files.deleteIfExists(debug);
         return new InceptionV3Tf(sd, w, checksum);
     }
 

@@ -10,8 +10,9 @@ import org.bytedeco.opencv.opencv_core.Size;
 
 /**
  * Decode, resize and encode through OpenCV (libjpeg-turbo and libpng inside), several times faster than
- * javax.imageio; JPEG through the system's SIMD libjpeg-turbo ({@link TurboJpeg}) when it is installed. One instance per thread: it reuses a native input buffer. Decoded images are 8-bit BGR
- * {@link Mat}s that the caller closes.
+ * javax.imageio; JPEG through the system's SIMD libjpeg-turbo ({@link TurboJpeg}) when it is installed. One
+ * instance per thread: it reuses a native input buffer. Decoded images are 8-bit BGR {@link Mat}s that the
+ * caller closes.
  *
  * <p>JPEG decodes can be scaled by 1/2, 1/4 or 1/8 inside the decoder (DCT-domain scaling, much cheaper than
  * decoding at full size and resizing); {@link #reduction} picks the largest factor that keeps the shorter side

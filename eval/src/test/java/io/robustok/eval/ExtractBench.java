@@ -21,6 +21,12 @@ public final class ExtractBench {
         byte[] px = new byte[batch * 32 * 32 * 3];
         new Random(1).nextBytes(px);
         INDArray x = Images.fromBytes(px, batch, 32, 32);
+        List<Double> rates = rates(net, x, n, batch, passes);
+        System.out.printf("{\"extractor\": \"%s\", \"images_per_s_median\": %.1f, \"passes\": %s}%n", net.name(), rates.get(rates.size() / 2), rates);
+    }
+
+    /** Images/s of each of {@code passes} passes of n images in batches of x (after one warm-up batch), sorted. */
+    static List<Double> rates(FeatureExtractor net, INDArray x, int n, int batch, int passes) {
         net.extract(x); // warm-up
         List<Double> rates = new ArrayList<>();
         for (int p = 0; p < passes; p++) {
@@ -29,6 +35,6 @@ public final class ExtractBench {
             rates.add(n / ((System.nanoTime() - t) / 1e9));
         }
         Collections.sort(rates);
-        System.out.printf("{\"extractor\": \"%s\", \"images_per_s_median\": %.1f, \"passes\": %s}%n", net.name(), rates.get(rates.size() / 2), rates);
+        return rates;
     }
 }

@@ -34,16 +34,19 @@ public final class InceptionV3Graph {
         rnd = new Random(seed);
     }
 
-    /** The serialized graph. */
-    public static byte[] build(long seed) {
-        return new InceptionV3Graph(seed).graph().toByteArray();
+    /** A built graph: its serialized bytes and its parameter count. */
+    public record Built(byte[] bytes, long parameters) {
     }
 
-    /** Parameters in the convolutions, batch norms and the logits layer. */
-    public static long parameterCount() {
-        InceptionV3Graph b = new InceptionV3Graph(0);
-        b.graph();
-        return b.params;
+    /** The serialized graph. */
+    public static byte[] build(long seed) {
+        return create(seed).bytes();
+    }
+
+    /** The graph with its parameter count (convolutions, batch norms and the logits layer). */
+    public static Built create(long seed) {
+        InceptionV3Graph b = new InceptionV3Graph(seed);
+        return new Built(b.graph().toByteArray(), b.params);
     }
 
     private GraphDef graph() {

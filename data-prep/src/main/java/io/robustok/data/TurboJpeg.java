@@ -1,6 +1,7 @@
 package io.robustok.data;
 
 import com.sun.jna.Library;
+import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
@@ -83,6 +84,8 @@ final class TurboJpeg implements AutoCloseable {
 
     private Pointer dec;
     private Pointer enc;
+    /** Output buffer of the encoder, grown to the largest image seen (TurboJPEG writes into it, never reallocates). */
+    private Memory out;
     private final int[] w = new int[1], h = new int[1], samp = new int[1], cs = new int[1];
 
     /** Header of a JPEG: {width, height, colorspace}, or null when the header cannot be read. */
@@ -118,25 +121,26 @@ final class TurboJpeg implements AutoCloseable {
     byte[] encodeBgr(Pointer src, int width, int height, int quality) {
         if (enc == null) enc = LIB.tjInitCompress();
         long cap = LIB.tjBufSize(width, height, SAMP_420).longValue();
-        com.sun.jna.Memory out = new com.sun.jna.Memory(cap);
-        try {
-            long[] buf = {Pointer.nativeValue(out)};
-            long[] size = {cap};
-            if (LIB.tjCompress2(enc, src, width, width * 3, height, PF_BGR, buf, size, SAMP_420, quality, FLAG_NOREALLOC | FLAG_ACCURATEDCT) != 0) {
-                LIB.tjDestroy(enc);
-                enc = null;
-                return null;
-            }
-            return out.getByteArray(0, (int) size[0]);
-        } finally {
-            out.close();
+        if (out == null || out.size() < cap) {
+            if (out != null) out.close();
+            out = new Memory(cap);
         }
+        long[] buf = {Pointer.nativeValue(out)};
+        long[] size = {cap};
+        if (LIB.tjCompress2(enc, src, width, width * 3, height, PF_BGR, buf, size, SAMP_420, quality, FLAG_NOREALLOC | FLAG_ACCURATEDCT) != 0) {
+            LIB.tjDestroy(enc);
+            enc = null;
+            return null;
+        }
+        return out.getByteArray(0, (int) size[0]);
     }
 
     @Override
     public void close() {
         if (dec != null) LIB.tjDestroy(dec);
         if (enc != null) LIB.tjDestroy(enc);
+        if (out != null) out.close();
         dec = enc = null;
+        out = null;
     }
 }

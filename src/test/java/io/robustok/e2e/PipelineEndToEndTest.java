@@ -24,12 +24,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The whole chain through the CLI, as a user runs it: {@code robustok pipeline} on a tiny ImageFolder (10 classes,
- * synthetic images) with tiny models: prep, train-tokenizer, tokenize, train-generator, train-features (on a
- * Fashion-MNIST subset from the Debian package), eval and the report. Then a rerun skips every finished stage,
+ * synthetic images) with tiny models: prep, train-tokenizer, tokenize, train-generator, pair-tokens, post-train,
+ * train-features (on a Fashion-MNIST subset from the Debian package), eval and the report. Then a rerun skips every finished stage,
  * and a misspelled key fails before anything is written.
  */
 class PipelineEndToEndTest {
-    static final List<String> OUTPUTS = List.of("data", "tokenizer", "tokens", "generator", "features", "eval");
+    static final List<String> OUTPUTS = List.of("data", "tokenizer", "tokens", "generator", "pairs", "posttrain", "features", "eval");
 
     @TempDir
     static Path tmp;
@@ -73,6 +73,7 @@ class PipelineEndToEndTest {
                 "generator.model.width=32", "generator.model.depth=1", "generator.model.heads=2", "generator.batch-size=8",
                 "generator.trainer.max-steps=6", "generator.trainer.warmup=2", "generator.stage.val-rows=16",
                 "generator.stage.grid-per-class=1",
+                "posttrain.pairs=40", "posttrain.batch-size=8", "posttrain.trainer.epochs=1", "posttrain.stage.val-images=16",
                 "eval.feature-net.epochs=1", "eval.feature-net.train-limit=2000", "eval.feature-net.test-limit=500",
                 "eval.feature-net.min-test-accuracy=0.5", "eval.num-samples=20", "eval.is-split-size=10",
                 "eval.batch-size=10", "eval.pr-k=2", "eval.pr-block=20", "eval.pr-max-samples=20",

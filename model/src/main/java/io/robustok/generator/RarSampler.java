@@ -104,7 +104,7 @@ public final class RarSampler {
      * @return [N][T] token ids, raster order
      */
     public int[][] sample(int[] labels, SamplingConfig s, long seed) {
-        return run(labels, null, 0, s, seed, null);
+        return run(labels, null, 0, s, shared(labels.length, seed), null, null, null);
     }
 
     /**
@@ -116,20 +116,75 @@ public final class RarSampler {
      * @return [N][T] mixed token ids
      */
     public int[][] sampleMixed(int[][] truth, int[] labels, double sigma, SamplingConfig s, long seed) {
-        if (sigma < 0 || sigma > 1) throw new IllegalArgumentException("sigma must be in [0, 1], got " + sigma);
+        checkMixed(truth, labels, sigma);
+        return run(labels, truth, sigma, s, shared(labels.length, seed), shared(labels.length, maskSeed(seed)), null, null);
+    }
+
+    /**
+     * {@link #sampleMixed(int[][], int[], double, SamplingConfig, long)} with one seed per row: row i's keep mask and
+     * multinomial draws come from {@code rowSeeds[i]} alone, so a row's result does not depend on which rows share its
+     * batch (up to the float rounding of a batched forward). The keep mask has its own stream: with sigma = 0 a row
+     * is exactly {@code sample(new int[]{label}, s, rowSeed)}.
+     */
+    public Mixed sampleMixed(int[][] truth, int[] labels, double sigma, SamplingConfig s, long[] rowSeeds) {
+        checkMixed(truth, labels, sigma);
+        if (rowSeeds.length != labels.length) throw new IllegalArgumentException("one seed per token row");
+        int n = labels.length;
+        SplittableRandom[] draw = new SplittableRandom[n], mask = new SplittableRandom[n];
+        for (int i = 0; i < n; i++) {
+            draw[i] = new SplittableRandom(rowSeeds[i]);
+            mask[i] = new SplittableRandom(maskSeed(rowSeeds[i]));
+        }
+        boolean[][] kept = new boolean[n][cfg.tokens()];
+        int[][] out = run(labels, truth, sigma, s, draw, mask, kept, null);
+        return new Mixed(out, kept);
+    }
+
+    /**
+     * Mixed token rows and where the true token was kept (a sampled token may still equal the true one).
+     *
+     * @param tokens [N][T] mixed ids
+     * @param kept   [N][T] true where the Bernoulli(sigma) draw kept the true token
+     */
+    public record Mixed(int[][] tokens, boolean[][] kept) {
+    }
+
+    private static void checkMixed(int[][] truth, int[] labels, double sigma) {
+        if (!(sigma >= 0 && sigma <= 1)) throw new IllegalArgumentException("sigma must be in [0, 1], got " + sigma);
         if (truth.length != labels.length) throw new IllegalArgumentException("one label per token row");
-        return run(labels, truth, sigma, s, seed, null);
+    }
+
+    /** The keep-mask stream's seed: distinct from the draws' stream of the same seed. */
+    private static long maskSeed(long seed) {
+        long z = seed ^ 0x6A09E667F3BCC909L;
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
+    }
+
+    /** One generator shared by all rows (draws in row order at each step). */
+    private static SplittableRandom[] shared(int n, long seed) {
+        SplittableRandom[] r = new SplittableRandom[n];
+        java.util.Arrays.fill(r, new SplittableRandom(seed));
+        return r;
     }
 
     int[][] sample(int[] labels, SamplingConfig s, long seed, StepObserver obs) {
-        return run(labels, null, 0, s, seed, obs);
+        return run(labels, null, 0, s, shared(labels.length, seed), null, null, obs);
     }
 
     int[][] sampleMixed(int[][] truth, int[] labels, double sigma, SamplingConfig s, long seed, StepObserver obs) {
-        return run(labels, truth, sigma, s, seed, obs);
+        checkMixed(truth, labels, sigma);
+        return run(labels, truth, sigma, s, shared(labels.length, seed), shared(labels.length, maskSeed(seed)), null, obs);
     }
 
-    private int[][] run(int[] labels, int[][] truth, double sigma, SamplingConfig s, long seed, StepObserver obs) {
+    /**
+     * @param draw per row, the multinomial draws' generator (may be one shared object)
+     * @param mask per row, the keep draws' generator (null without truth)
+     * @param kept filled with the keep draws when not null
+     */
+    private int[][] run(int[] labels, int[][] truth, double sigma, SamplingConfig s, SplittableRandom[] draw,
+                        SplittableRandom[] mask, boolean[][] kept, StepObserver obs) {
         long t0 = System.nanoTime();
         int n = labels.length, t = cfg.tokens(), v = cfg.codebookSize();
         boolean guided = s.guided();
@@ -139,7 +194,6 @@ public final class RarSampler {
             condRows[i] = cfg.classRow(labels[i]);
             if (guided) condRows[n + i] = cfg.nullClassRow();
         }
-        SplittableRandom rng = new SplittableRandom(seed);
         Session ses = new Session(condRows);
         int[] rows = new int[b];
         java.util.Arrays.fill(rows, cfg.startRow());
@@ -152,14 +206,15 @@ public final class RarSampler {
             if (obs != null) obs.onStep(step, g);
             float[][] lg = null;
             for (int i = 0; i < n; i++) {
-                // the keep draw comes first and always, so the stream does not depend on the model's outputs
-                boolean keep = truth != null && rng.nextDouble() < sigma;
+                // the keep draw is made at every position, so the mask does not depend on the model's outputs
+                boolean keep = truth != null && mask[i].nextDouble() < sigma;
+                if (kept != null) kept[i][step] = keep;
                 if (keep) {
                     out[i][step] = truth[i][step];
                     continue;
                 }
                 if (lg == null) lg = g.toFloatMatrix();
-                out[i][step] = draw(lg[i], s.temperature(), prob, rng);
+                out[i][step] = draw(lg[i], s.temperature(), prob, draw[i]);
             }
             if (step + 1 < t) {
                 for (int i = 0; i < n; i++) {

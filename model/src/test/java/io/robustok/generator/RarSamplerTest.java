@@ -134,4 +134,57 @@ class RarSamplerTest {
             assertClose(expected, seen.get(j), "step " + j);
         }
     }
+
+    /**
+     * Per-row seeds (the pair-tokens stage): sigma 1 gives the true tokens exactly; sigma 0 gives exactly what the
+     * sampler draws for the same class, seed and guidance; a row's result does not depend on its batch; over many
+     * tokens the kept fraction is within a binomial bound of sigma and every kept position holds the true token.
+     */
+    @Test
+    void perRowSeedsSigmaEndsAndKeptFraction() {
+        RarConfig cfg = new RarConfig(16, 11, 3, 16, 2, 2, 2.0, true);
+        RarSampler sampler = new RarSampler(cfg, Fixtures.randomParams(cfg, 61));
+        int n = 6, t = cfg.tokens();
+        int[][] truth = Fixtures.randomTokens(n, t, cfg.codebookSize(), 62);
+        int[] labels = {0, 1, 2, 0, 1, 2};
+        long[] seeds = {5, 6, 7, 8, 9, 10};
+        SamplingConfig s = new SamplingConfig(1.0, 2.0, 1.0);
+
+        RarSampler.Mixed all = sampler.sampleMixed(truth, labels, 1.0, s, seeds);
+        assertTrue(Arrays.deepEquals(truth, all.tokens()));
+        for (boolean[] row : all.kept()) for (boolean k : row) assertTrue(k);
+
+        RarSampler.Mixed none = sampler.sampleMixed(truth, labels, 0.0, s, seeds);
+        for (int i = 0; i < n; i++) {
+            int[] alone = sampler.sample(new int[]{labels[i]}, s, seeds[i])[0];
+            assertArrayEquals(alone, none.tokens()[i], "row " + i + ": sigma 0 is the sampler's own draw");
+            for (boolean k : none.kept()[i]) assertFalse(k);
+            // the same row in a batch of its own
+            int[][] single = sampler.sampleMixed(new int[][]{truth[i]}, new int[]{labels[i]}, 0.0, s, new long[]{seeds[i]}).tokens();
+            assertArrayEquals(alone, single[0]);
+        }
+
+        int rows = 250;
+        int[][] big = Fixtures.randomTokens(rows, t, cfg.codebookSize(), 63);
+        int[] bl = new int[rows];
+        long[] bs = new long[rows];
+        for (int i = 0; i < rows; i++) {
+            bl[i] = i % 3;
+            bs[i] = 1000 + i;
+        }
+        double sigma = 0.7;
+        RarSampler.Mixed m = sampler.sampleMixed(big, bl, sigma, s, bs);
+        int kept = 0;
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < t; j++) {
+                if (m.kept()[i][j]) {
+                    kept++;
+                    assertEquals(big[i][j], m.tokens()[i][j]);
+                }
+            }
+        }
+        int total = rows * t;
+        double sd = Math.sqrt(sigma * (1 - sigma) / total);
+        assertEquals(sigma, kept / (double) total, 4 * sd, "kept fraction within 4 binomial standard deviations");
+    }
 }

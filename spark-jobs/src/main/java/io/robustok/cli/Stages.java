@@ -17,6 +17,8 @@ public final class Stages {
                 new io.robustok.jobs.tokenizer.TrainTokenizerStage(),
                 new io.robustok.jobs.generator.TokenizeStage(),
                 new io.robustok.jobs.generator.TrainGeneratorStage(),
+                new io.robustok.jobs.posttrain.PairTokensStage(),
+                new io.robustok.jobs.posttrain.PostTrainStage(),
                 new io.robustok.jobs.eval.TrainFeaturesStage(),
                 new io.robustok.jobs.eval.EvalStage(),
                 new io.robustok.jobs.PipelineStage(),

@@ -50,7 +50,6 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class GenerationEval {
     private static final Logger log = LoggerFactory.getLogger(GenerationEval.class);
-    private static final Map<String, RarSampler> SAMPLERS = new ConcurrentHashMap<>();
 
     private GenerationEval() {
     }
@@ -178,15 +177,6 @@ final class GenerationEval {
 
     /** One sampler per executor JVM, thread and generator output (RarSampler is not thread-safe). */
     static RarSampler sampler(String genDir) {
-        return SAMPLERS.computeIfAbsent(genDir + "|" + Thread.currentThread().getId(), k -> {
-            ModelArtifact a = ModelArtifact.load(genDir, "train-generator");
-            RarConfig rc = GeneratorConfig.from(a.settings().config()).model();
-            Map<String, INDArray> p = new HashMap<>();
-            for (var e : a.weights().entrySet()) {
-                String name = e.getKey().startsWith(GeneratorTask.PREFIX) ? e.getKey().substring(GeneratorTask.PREFIX.length()) : e.getKey();
-                p.put(name, e.getValue());
-            }
-            return new RarSampler(rc, p);
-        });
+        return io.robustok.jobs.GeneratorCache.get(genDir);
     }
 }

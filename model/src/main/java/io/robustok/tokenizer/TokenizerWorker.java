@@ -31,14 +31,26 @@ import java.util.Map;
  * <p>Adaptive GAN weight (VQGAN): ||dL_rec/dW|| / ||dL_gan/dW|| at the decoder head W. Because the head is linear,
  * y = h W + b, each norm is ||h^T dL/dy||: zero "probe" tensors are added to y on the rec branch and on the GAN
  * branch, and their gradients (dL/dy of each branch) come out of the same backward pass as the weight gradients,
- * so no second backward is needed. The weight multiplying the GAN loss in step t is the one measured in step t-1 on
- * this worker (the first GAN step measures it first): a one-step lag in a slowly varying, clamped scalar, in
- * exchange for a single backward pass per step.
+ * so no second backward is needed. The weight multiplying the GAN loss in step t is the one measured in step t-1 (the
+ * first GAN step measures it first): a one-step lag in a slowly varying, clamped scalar, in exchange for a single
+ * backward pass per step.
+ *
+ * <p>GAN state that is not a parameter (the adaptive weight of the last step, LeCAM's EMAs of the discriminator's
+ * mean outputs) lives in the optimizer state as scalars ({@link #ADAPTIVE}, {@link #LECAM_REAL}, {@link #LECAM_FAKE}):
+ * it is loaded with the state at the start of every round, averaged over the workers like the AdamW moments and
+ * checkpointed with them. A round therefore computes the same thing whichever executor (or cached worker) runs a
+ * partition, and a run resumed from a checkpoint continues exactly. With trainer.average-updater = false the driver
+ * keeps its optimizer state, so every round starts these from their initial values (measure the weight, EMAs at 0).
  */
 public final class TokenizerWorker implements Worker<ImageBatch> {
     private static final Logger LOG = LoggerFactory.getLogger(TokenizerWorker.class);
     static final List<String> METRICS = List.of("loss", "rec", "codebook", "commit", "perceptual", "gan", "disc",
             "adaptive_weight", "psnr", "alpha", "delta", "perturbed", "perplexity", "usage", "grad_norm");
+    /** Optimizer-state scalar: adaptive GAN weight measured in the last step; negative = not measured yet. */
+    static final String ADAPTIVE = "gan#adaptive";
+    /** Optimizer-state scalars: LeCAM's EMAs of the discriminator's mean output on real and on fake images. */
+    static final String LECAM_REAL = "gan#lecam_real";
+    static final String LECAM_FAKE = "gan#lecam_fake";
 
     private final TokenizerConfig cfg;
     private final int batch;
@@ -59,9 +71,6 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
 
     private final CodeUsage usage;
     private int usageEpoch = -1;
-    private double adaptive = Double.NaN;
-    private double emaReal;
-    private double emaFake;
 
     public TokenizerWorker(TokenizerConfig cfg, double gradClip) {
         this.cfg = cfg;
@@ -97,6 +106,9 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             buildDiscriminator(ds);
             discParams = ds.arrays();
             discOpt.init("disc", discParams, optState);
+            optState.put(ADAPTIVE, Nd4j.scalar(-1.0));
+            optState.put(LECAM_REAL, Nd4j.scalar(0.0));
+            optState.put(LECAM_FAKE, Nd4j.scalar(0.0));
             ganGraph = SameDiff.create();
             Map<String, INDArray> all = new HashMap<>(tokParams);
             all.putAll(discParams);
@@ -247,10 +259,12 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         List<String> wrt = new ArrayList<>(tokParams.keySet());
         SameDiff g = recGraph;
         double usedWeight = 0;
+        double adaptive = 0;
         if (ganOn) {
             g = ganGraph;
             aug.draw(ph, "fake", batch, ctx.seed() ^ 0x5DEECE66DL);
-            if (Double.isNaN(adaptive)) adaptive = measureAdaptive(ph);
+            adaptive = optState.get(ADAPTIVE).getDouble(0);
+            if (adaptive < 0) adaptive = measureAdaptive(ph);
             usedWeight = cfg.ganWeight() * adaptive;
             ph.put("ganWeight", Nd4j.scalar((float) usedWeight));
             outs.addAll(List.of("gan", "headIn", "recon"));
@@ -263,6 +277,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         if (ganOn) {
             gan = o.get("gan").getDouble(0);
             adaptive = adaptiveWeight(o.get("headIn"), grads.get("probeRec"), grads.get("probeGan"), usedWeight);
+            optState.get(ADAPTIVE).assign(adaptive);
         }
         List<INDArray> tokGrads = new ArrayList<>();
         for (String k : tokParams.keySet()) tokGrads.add(grads.get(k));
@@ -277,15 +292,17 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             dph.put("fake", o.get("recon"));
             aug.draw(dph, "real", batch, ctx.seed() ^ 0x2545F4914F6CDD1DL);
             aug.draw(dph, "fake", batch, ctx.seed() ^ 0x9E3779B97F4A7C15L);
-            dph.put("emaReal", Nd4j.scalar((float) emaReal));
-            dph.put("emaFake", Nd4j.scalar((float) emaFake));
+            INDArray emaReal = optState.get(LECAM_REAL);
+            INDArray emaFake = optState.get(LECAM_FAKE);
+            dph.put("emaReal", Nd4j.scalar((float) emaReal.getDouble(0)));
+            dph.put("emaFake", Nd4j.scalar((float) emaFake.getDouble(0)));
             OutAndGrad dr = discGraph.calculateGradientsAndOutputs(dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
                     new ArrayList<>(discParams.keySet()));
             discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * ctx.lrScale());
             disc = dr.getOutputs().get("hinge").getDouble(0);
             double d = cfg.lecamDecay();
-            emaReal = d * emaReal + (1 - d) * dr.getOutputs().get("meanReal").getDouble(0);
-            emaFake = d * emaFake + (1 - d) * dr.getOutputs().get("meanFake").getDouble(0);
+            emaReal.assign(d * emaReal.getDouble(0) + (1 - d) * dr.getOutputs().get("meanReal").getDouble(0));
+            emaFake.assign(d * emaFake.getDouble(0) + (1 - d) * dr.getOutputs().get("meanFake").getDouble(0));
         }
 
         // 4. metrics

@@ -10,6 +10,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A tiny tokenizer learns on synthetic images; GAN steps run; encode/decode never perturb. */
@@ -74,6 +75,44 @@ class TokenizerTrainingTest {
         TokenizerWorker w2 = new TokenizerWorker(c, 1.0);
         w2.load(st.copy());
         assertEquals(st.params().get("decoder/head.w"), w2.state().params().get("decoder/head.w"));
+    }
+
+    /**
+     * The GAN state that is not a parameter (adaptive weight, LeCAM's EMAs) travels in the optimizer state: a worker
+     * that ran other steps before computes exactly what a fresh one computes from the same state, which is what lets a
+     * round give the same result whichever executor runs a partition, and a resumed run continue exactly.
+     */
+    @Test
+    void ganStateTravelsWithTheStateSoEveryWorkerComputesTheSameStep() {
+        TokenizerConfig c = TestConfigs.tiny(BATCH).withGan(0, 2e-3, LatentPerturbation.Schedule.paper());
+        ImageBatch b = new ImageBatch(images(BATCH, c.imageSize(), 5), null);
+        TokenizerWorker a = new TokenizerWorker(c, 1.0);
+        TrainState initial = a.state().copy();
+        assertEquals(-1.0, initial.optState().get(TokenizerWorker.ADAPTIVE).getDouble(0), "not measured before the GAN");
+        for (int s = 0; s < 3; s++) a.step(b, new StepContext(s, 0, 0.1 + s / 100.0, 1.0, 40 + s));
+        TrainState mid = a.state().copy();
+        double w = mid.optState().get(TokenizerWorker.ADAPTIVE).getDouble(0);
+        assertTrue(w > 0 && w <= c.adaptiveMax(), "adaptive weight measured and kept: " + w);
+        assertNotEquals(0.0, mid.optState().get(TokenizerWorker.LECAM_REAL).getDouble(0), "LeCAM EMA of real logits moved");
+        assertNotEquals(0.0, mid.optState().get(TokenizerWorker.LECAM_FAKE).getDouble(0), "LeCAM EMA of fake logits moved");
+
+        // worker "b" has its own history (other images, other steps), then both load the same state and step once
+        TokenizerWorker other = new TokenizerWorker(c, 1.0);
+        other.load(initial.copy());
+        ImageBatch elsewhere = new ImageBatch(images(BATCH, c.imageSize(), 99), null);
+        for (int s = 0; s < 2; s++) other.step(elsewhere, new StepContext(s, 0, 0.5, 1.0, 900 + s));
+        StepContext next = new StepContext(3, 0, 0.13, 1.0, 43);
+        a.load(mid.copy());
+        double[] ma = a.step(b, next);
+        other.load(mid.copy());
+        double[] mb = other.step(b, next);
+        // every metric but "usage", the running codebook usage of the epoch on this worker (a curve, not state)
+        int usage = TokenizerWorker.METRICS.indexOf("usage");
+        ma[usage] = mb[usage] = 0;
+        assertArrayEquals(ma, mb, "same metrics, adaptive weight included");
+        TrainState sa = a.state(), sb = other.state();
+        for (String k : sa.params().keySet()) assertEquals(sa.params().get(k), sb.params().get(k), k);
+        for (String k : sa.optState().keySet()) assertEquals(sa.optState().get(k), sb.optState().get(k), k);
     }
 
     @Test

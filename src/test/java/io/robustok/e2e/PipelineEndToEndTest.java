@@ -100,12 +100,14 @@ class PipelineEndToEndTest {
     void pipelineRunsEveryStageReportsAndSkipsOnRerun() throws Exception {
         assertEquals(0, robustok("pipeline"), "pipeline exit code");
         for (String o : OUTPUTS) assertTrue(Files.isRegularFile(run.resolve(o).resolve("_COMPLETE.json")), o + " committed");
-        for (String f : List.of("rfid.json", "pfid.json", "gfid.json", "codebook.json")) {
+        for (String f : List.of("rfid.json", "pfid.json", "gfid.json", "codebook.json", "rfid-posttrain.json", "pfid-posttrain.json",
+                "gfid-posttrain.json")) {
             assertTrue(Files.isRegularFile(run.resolve("eval").resolve(f)), "eval/" + f);
         }
         String report = Files.readString(run.resolve("report").resolve("report.md"));
         for (String o : OUTPUTS) assertTrue(report.contains(o), "report lists " + o + ":\n" + report);
         assertTrue(report.contains("rfid") && report.contains("gfid"), "report carries the metrics:\n" + report);
+        assertTrue(report.contains("Post-training: before and after"), "report compares the decoders:\n" + report);
 
         // a rerun finds every output complete and rewrites none of them
         Map<String, String> before = completionMarkers();

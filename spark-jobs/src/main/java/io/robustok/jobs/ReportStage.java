@@ -95,6 +95,7 @@ public final class ReportStage implements Stage {
                         .append(r.path("samples").asText("")).append(" | ").append(r.path("_file").asText()).append(" |\n");
             }
         }
+        md.append(io.robustok.jobs.posttrain.PostTrainReport.section(fs, root));
         StageOutput out = StageOutput.begin(root + "/report");
         out.writeText("report.md", md.toString());
         out.writeJson("report.json", Map.of("stages", stages, "results", results));

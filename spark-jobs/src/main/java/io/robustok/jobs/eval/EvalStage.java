@@ -71,6 +71,10 @@ import java.util.stream.Stream;
  *   <li>gFID / IS / precision / recall, when a complete generator output exists: {@code eval.num-samples}
  *       (equal per class) sampled at the generator's guidance and at guidance 1, decoded, saved as ADM sample
  *       batches (uint8 NHWC .npz) with a PNG grid.</li>
+ *   <li>after post-training (a complete {@code run.out/posttrain}), every decoder-dependent metric again with the
+ *       post-trained decoder on the same inputs: the same val tokens, the same perturbed tokens, the same generated
+ *       token sequences (files {@code *-posttrain.json}, summary key {@code posttrain}, grids
+ *       {@code before-after-g*.png} of the same tokens decoded by both decoders, per class).</li>
  * </ul>
  *
  * <p>Forms: {@code eval} (all that apply; skipped when complete), {@code eval rfid|pfid|gfid} (one part, other
@@ -81,6 +85,8 @@ public final class EvalStage implements Stage {
     public static final String NAME = "eval";
     public static final String OUT = "eval";
     static final List<String> PARTS = List.of("rfid", "pfid", "gfid");
+    /** File-name and tag suffix of the post-trained decoder's results. */
+    static final String POST = "-posttrain";
     private static final String USAGE = "usage: eval [rfid | pfid | gfid | fid --ref A.npz --samples B.npz [--out f.json] [--save-stats S.npz]]";
 
     public static void main(String[] args) {
@@ -144,6 +150,11 @@ public final class EvalStage implements Stage {
             if (Files.isRegularFile(sumFile)) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> old = new com.fasterxml.jackson.databind.ObjectMapper().readValue(sumFile.toFile(), Map.class);
+                if (old.get("posttrain") instanceof Map<?, ?> op && summary.get("posttrain") instanceof Map<?, ?> np) {
+                    Map<Object, Object> merged = new LinkedHashMap<>(op);
+                    merged.putAll(np);
+                    summary.put("posttrain", merged);
+                }
                 old.putAll(summary);
                 summary = old;
             }
@@ -191,6 +202,10 @@ public final class EvalStage implements Stage {
         int valLimit = c.getInt("eval.val-images");
         ImageData data = ImageData.of(ctx);
 
+        // after post-training, every decoder-dependent metric is computed for both decoders on the same inputs
+        String postDir = StageOutput.qualify(ctx.path("posttrain"));
+        boolean post = StageOutput.isComplete(postDir);
+        Map<String, Object> postSummary = new LinkedHashMap<>();
         Map<String, Object> prov = new LinkedHashMap<>();
         prov.put("feature_extractor", extractorLabel);
         prov.put("data", data.provenance());
@@ -220,7 +235,8 @@ public final class EvalStage implements Stage {
             boolean needReal = real == null;
             int maxDelta = doP ? delta : 1;
             JavaRDD<Tuple2<ImageRecord, Long>> val = data.split("val", valLimit).zipWithIndex().map(t -> t);
-            JavaRDD<Tagged> tagged = val.mapPartitions(it -> valPass(it, size, batch, recon ? tokDir : null, maxDelta,
+            String postTok = post && recon ? postDir : null;
+            JavaRDD<Tagged> tagged = val.mapPartitions(it -> valPass(it, size, batch, recon ? tokDir : null, postTok, maxDelta,
                     needReal, doR, alphas, delta, pSeed, doR ? tcfg.codebookSize() : 0)).persist(StorageLevel.MEMORY_AND_DISK());
             try {
                 if (needReal) {
@@ -251,6 +267,16 @@ public final class EvalStage implements Stage {
                     summary.put("codebook_perplexity", cb.perplexity());
                     log.info("{}: codebook usage {} perplexity {} entropy {} bits", NAME, fmt(cb.usage()), fmt(cb.perplexity()),
                             fmt(cb.entropyBits()));
+                    if (postTok != null) {
+                        EvalResult pr = FidEvaluator.result(DistributedEval.evaluate(batches(tagged, "rfid" + POST), spec, es, 2), real, es);
+                        writer(postCommon(common, postDir), real).result("r", pr, Map.of("images", "val split, encode -> decode (post-trained decoder)"))
+                                .write(out.resolve("rfid" + POST + ".json"));
+                        postSummary.put("rfid", pr.fid());
+                        // post-training leaves encoder and codebook bitwise unchanged: the same tokens, the same figures
+                        postSummary.put("codebook_usage", cb.usage());
+                        postSummary.put("codebook_perplexity", cb.perplexity());
+                        log.info("{}: rFID {} with the post-trained decoder (before: {})", NAME, fmt(pr.fid()), fmt(r.fid()));
+                    }
                 }
                 if (doP) {
                     EvalResultsWriter w = writer(common, real).seed("pfid", pSeed);
@@ -271,6 +297,20 @@ public final class EvalStage implements Stage {
                     if (alphas.size() > 1) Files.write(out.resolve("pfid-curve.png"), curvePng(alphas, curve, delta, extractorLabel));
                     summary.put("pfid", curve);
                     summary.put("pfid_delta", delta);
+                    if (postTok != null) {
+                        EvalResultsWriter pw = writer(postCommon(common, postDir), real).seed("pfid", pSeed);
+                        Map<String, Object> pcurve = new LinkedHashMap<>();
+                        for (int i = 0; i < alphas.size(); i++) {
+                            double a = alphas.get(i);
+                            EvalResult r = FidEvaluator.result(DistributedEval.evaluate(batches(tagged, "pfid" + POST + i), spec, es, 2), real, es);
+                            pw.result("p", r, Map.of("alpha", a, "delta", delta, "beta", 1.0, "seed", pSeed));
+                            pcurve.put(String.valueOf(a), r.fid());
+                            log.info("{}: pFID {} at alpha {} with the post-trained decoder (before: {})", NAME, fmt(r.fid()), a,
+                                    fmt(((Number) curve.get(String.valueOf(a))).doubleValue()));
+                        }
+                        pw.write(out.resolve("pfid" + POST + ".json"));
+                        postSummary.put("pfid", pcurve);
+                    }
                 }
             } finally {
                 tagged.unpersist();
@@ -285,12 +325,27 @@ public final class EvalStage implements Stage {
                     gRef = Reference.load(Path.of(es.reference()), new FidEvaluator(fx, es), es.precisionRecall(), es.batchSize());
                 }
             }
-            Map<String, Object> g = GenerationEval.run(ctx, es, spec, tokDir, gRef, out, common);
-            summary.putAll(g);
+            List<GenerationEval.Decoder> decoders = new ArrayList<>(List.of(new GenerationEval.Decoder(tokDir, "")));
+            if (post) decoders.add(new GenerationEval.Decoder(postDir, POST));
+            Map<String, Map<String, Object>> g = GenerationEval.run(ctx, es, spec, decoders, gRef, out, common);
+            summary.putAll(g.get(""));
+            if (post) postSummary.putAll(g.get(POST));
             String genDir = ctx.path("generator");
             prov.put("generator", Map.of("path", genDir, "provenance", StageOutput.readProvenance(genDir)));
         }
+        if (post && !postSummary.isEmpty()) {
+            summary.put("posttrain", postSummary);
+            prov.put("posttrain", Map.of("path", postDir, "provenance", StageOutput.readProvenance(postDir)));
+        }
         return prov;
+    }
+
+    /** The common provenance with the post-trained tokenizer in place of the main one. */
+    static Map<String, String> postCommon(Map<String, String> common, String postDir) {
+        Map<String, String> c = new LinkedHashMap<>(common);
+        c.put("tokenizer", postDir);
+        c.put("tokenizer_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(postDir)));
+        return c;
     }
 
     static EvalResultsWriter writer(Map<String, String> common, Reference ref) {
@@ -327,11 +382,12 @@ public final class EvalStage implements Stage {
      * batches with global indices) and the codebook counts. pFID's seed of a batch is derived from the seed and the
      * batch's first global index, so the draws depend only on the data, not on the executor.
      */
-    static Iterator<Tagged> valPass(Iterator<Tuple2<ImageRecord, Long>> it, int size, int batch, String tokDir, int maxDelta,
-                                   boolean real, boolean recon, List<Double> alphas, int delta, long seed, int codebook) {
+    static Iterator<Tagged> valPass(Iterator<Tuple2<ImageRecord, Long>> it, int size, int batch, String tokDir, String postDir,
+                                   int maxDelta, boolean real, boolean recon, List<Double> alphas, int delta, long seed, int codebook) {
         List<Tagged> out = new ArrayList<>();
         CodebookStats stats = codebook > 0 ? new CodebookStats(codebook) : null;
         Tokenizer tok = tokDir == null ? null : TokenizerCache.get(tokDir, maxDelta);
+        Tokenizer postTok = postDir == null ? null : TokenizerCache.get(postDir, maxDelta);
         try (ImageBatcher batcher = ImageBatcher.eval(size)) {
             while (it.hasNext()) {
                 List<ImageRecord> buf = new ArrayList<>(batch);
@@ -348,10 +404,16 @@ public final class EvalStage implements Stage {
                     INDArray ids = tok.encode(x);
                     stats.update(ids.castTo(DataType.INT).dup().data().asInt());
                     out.add(new Tagged("rfid", toBatch(first, tok.decode(ids)), null));
+                    if (postTok != null) out.add(new Tagged("rfid" + POST, toBatch(first, postTok.decode(ids)), null));
                 }
                 for (int i = 0; i < alphas.size(); i++) {
                     INDArray p = tok.decodePerturbed(x, alphas.get(i), delta, seed * 1_000_003L + first);
                     out.add(new Tagged("pfid" + i, toBatch(first, p), null));
+                    // the same encoder, seed and draws: the same perturbed tokens, decoded by the post-trained decoder
+                    if (postTok != null) {
+                        out.add(new Tagged("pfid" + POST + i, toBatch(first, postTok.decodePerturbed(x, alphas.get(i), delta,
+                                seed * 1_000_003L + first)), null));
+                    }
                 }
             }
         }

@@ -10,7 +10,6 @@ import io.robustok.eval.FidEvaluator;
 import io.robustok.eval.Images;
 import io.robustok.eval.Reference;
 import io.robustok.generator.GeneratorConfig;
-import io.robustok.generator.GeneratorTask;
 import io.robustok.generator.RarConfig;
 import io.robustok.generator.RarSampler;
 import io.robustok.generator.SamplingConfig;
@@ -31,12 +30,10 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * gFID / IS / precision / recall of the committed generator (SPEC section 7): {@code eval.num-samples} samples,
@@ -46,7 +43,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * would hold one class and IS would collapse to about 1. The samples are cut into chunks of at most
  * {@code eval.batch-size} consecutive indices spread over the Spark partitions; each chunk has its own seed
  * ({@code eval.seed} and the chunk's index), so the samples do not depend on the partitioning.
- * Token sequences are decoded with the tokenizer in the same partition and featurized there.
+ * Token sequences are sampled once per guidance and decoded by every decoder evaluated (the main tokenizer's and,
+ * after post-training, the post-trained one's), so both decoders see exactly the same tokens.
  */
 final class GenerationEval {
     private static final Logger log = LoggerFactory.getLogger(GenerationEval.class);
@@ -82,8 +80,35 @@ final class GenerationEval {
         return (int) (index % classes);
     }
 
-    static Map<String, Object> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String tokDir, Reference ref,
-                                   Path out, Map<String, String> common) throws Exception {
+    /**
+     * A decoder to evaluate: the tokenizer output at {@code tokDir}; {@code suffix} names its files ("" for the main
+     * tokenizer, "-posttrain" for the post-trained one).
+     */
+    record Decoder(String tokDir, String suffix) implements Serializable {
+    }
+
+    /** Token sequences of one chunk, sampled once and decoded by every decoder. */
+    static final class Tokens implements Serializable {
+        private static final long serialVersionUID = 1L;
+        long first;
+        int[][] ids;
+
+        Tokens() {
+        }
+
+        Tokens(long first, int[][] ids) {
+            this.first = first;
+            this.ids = ids;
+        }
+    }
+
+    /**
+     * gFID / IS / precision / recall of every decoder on the SAME generated token sequences (same seeds): the tokens
+     * are sampled once per guidance and decoded by each decoder, so differences between decoders are the decoders'
+     * alone. Returns, per decoder suffix, the summary entries ("gfid", "gfid_samples").
+     */
+    static Map<String, Map<String, Object>> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, List<Decoder> decoders,
+                                                Reference ref, Path out, Map<String, String> common) throws Exception {
         String genDir = ctx.path("generator");
         ModelArtifact ga = ModelArtifact.load(genDir, "train-generator");
         GeneratorConfig gc = GeneratorConfig.from(ga.settings().config());
@@ -96,81 +121,125 @@ final class GenerationEval {
         List<Double> guidances = new ArrayList<>(List.of(gc.sampling().guidance()));
         if (gc.sampling().guidance() != 1.0) guidances.add(1.0);
         long seed = es.seed();
-        Map<String, Object> summary = new LinkedHashMap<>();
-        Map<String, Object> byGuidance = new LinkedHashMap<>();
-        EvalResultsWriter w = EvalStage.writer(common, ref).seed("sampling", seed)
-                .provenance("generator", genDir)
-                .provenance("generator_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(genDir)));
+        Map<String, Map<String, Object>> byDecoder = new LinkedHashMap<>();
+        Map<String, EvalResultsWriter> writers = new LinkedHashMap<>();
+        for (Decoder d : decoders) {
+            byDecoder.put(d.suffix(), new LinkedHashMap<>());
+            Map<String, String> c = new LinkedHashMap<>(common);
+            c.put("tokenizer", d.tokDir());
+            c.put("tokenizer_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(d.tokDir())));
+            writers.put(d.suffix(), EvalStage.writer(c, ref).seed("sampling", seed)
+                    .provenance("generator", genDir)
+                    .provenance("generator_provenance", StageOutput.toJsonLine(StageOutput.readProvenance(genDir))));
+        }
+        int perRow = Math.min(8, perClass);
+        long head = (long) perRow * classes;
         for (double g : guidances) {
             SamplingConfig sc = new SamplingConfig(gc.sampling().temperature(), g, gc.sampling().guidancePower());
-            long t0 = System.nanoTime();
-            JavaRDD<ImageBatch> samples = ctx.jsc().parallelize(chunks, parts)
-                    .mapPartitions(it -> sample(it, genDir, tokDir, sc, seed)).persist(StorageLevel.MEMORY_AND_DISK());
-            EvalPartial p = DistributedEval.evaluate(samples, spec, es, 2);
-            EvalResult r = FidEvaluator.result(p, ref, es);
-            double secs = (System.nanoTime() - t0) / 1e9;
             String tag = "g" + fmtG(g);
-            // ADM sample batch (uint8 NHWC, labels) streamed in index order, and a grid of the first 8 per class
-            ImageBatch any = samples.first();
-            long[] labels = new long[(int) n];
-            for (int i = 0; i < n; i++) labels[i] = label(i, classes);
-            Path npz = out.resolve("samples-" + tag + ".npz");
-            EvalStage.writeSampleNpz(npz, samples.sortBy(ImageBatch::firstIndex, true, parts).toLocalIterator(), n,
-                    any.height(), any.width(), labels);
-            // the grid: the first min(8, perClass) samples of every class, one row per class
-            int perRow = Math.min(8, perClass);
-            long head = (long) perRow * classes;
-            List<ImageBatch> firsts = samples.filter(b -> b.firstIndex() < head).sortBy(ImageBatch::firstIndex, true, 1).collect();
-            List<INDArray> inOrder = new ArrayList<>();
-            for (ImageBatch b : firsts) inOrder.add(Images.toFloatNchw(Images.fromBytes(b.pixels(), b.count(), b.height(), b.width())));
-            INDArray headImages = Nd4j.concat(0, inOrder.toArray(new INDArray[0]));
-            INDArray grid = Nd4j.create(headImages.dataType(), head, headImages.size(1), headImages.size(2), headImages.size(3));
-            for (int c = 0; c < classes; c++) {
-                for (int k = 0; k < perRow; k++) grid.putSlice(c * perRow + k, headImages.slice((long) k * classes + c));
+            long ts = System.nanoTime();
+            JavaRDD<Tokens> tokens = ctx.jsc().parallelize(chunks, parts)
+                    .mapPartitions(it -> sample(it, genDir, sc, seed)).persist(StorageLevel.MEMORY_AND_DISK());
+            tokens.count();
+            double sampleSecs = (System.nanoTime() - ts) / 1e9;
+            List<INDArray> grids = new ArrayList<>();
+            for (Decoder d : decoders) {
+                long t0 = System.nanoTime();
+                String tokDir = d.tokDir();
+                JavaRDD<ImageBatch> samples = tokens.mapPartitions(it -> decode(it, tokDir)).persist(StorageLevel.MEMORY_AND_DISK());
+                EvalPartial p = DistributedEval.evaluate(samples, spec, es, 2);
+                EvalResult r = FidEvaluator.result(p, ref, es);
+                double secs = sampleSecs + (System.nanoTime() - t0) / 1e9;
+                // ADM sample batch (uint8 NHWC, labels) streamed in index order, and a grid of the first 8 per class
+                ImageBatch any = samples.first();
+                long[] labels = new long[(int) n];
+                for (int i = 0; i < n; i++) labels[i] = label(i, classes);
+                Path npz = out.resolve("samples" + d.suffix() + "-" + tag + ".npz");
+                EvalStage.writeSampleNpz(npz, samples.sortBy(ImageBatch::firstIndex, true, parts).toLocalIterator(), n,
+                        any.height(), any.width(), labels);
+                List<ImageBatch> firsts = samples.filter(b -> b.firstIndex() < head).sortBy(ImageBatch::firstIndex, true, 1).collect();
+                List<INDArray> inOrder = new ArrayList<>();
+                for (ImageBatch b : firsts) inOrder.add(Images.toFloatNchw(Images.fromBytes(b.pixels(), b.count(), b.height(), b.width())));
+                INDArray headImages = Nd4j.concat(0, inOrder.toArray(new INDArray[0]));
+                INDArray grid = Nd4j.create(headImages.dataType(), head, headImages.size(1), headImages.size(2), headImages.size(3));
+                for (int c = 0; c < classes; c++) {
+                    for (int k = 0; k < perRow; k++) grid.putSlice(c * perRow + k, headImages.slice((long) k * classes + c));
+                }
+                Files.write(out.resolve("samples" + d.suffix() + "-" + tag + ".png"), EvalStage.grid(grid, perRow));
+                grids.add(grid);
+                samples.unpersist();
+                Map<String, Object> params = new LinkedHashMap<>();
+                params.put("guidance", g);
+                params.put("temperature", sc.temperature());
+                params.put("guidance_power", sc.guidancePower());
+                params.put("per_class", perClass);
+                params.put("seed", seed);
+                params.put("samples_file", npz.getFileName().toString());
+                params.put("seconds", secs);
+                writers.get(d.suffix()).result("g", r, params);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("gfid", r.fid());
+                m.put("is", r.inceptionScore());
+                m.put("precision", r.precision());
+                m.put("recall", r.recall());
+                @SuppressWarnings("unchecked")
+                Map<String, Object> gm = (Map<String, Object>) byDecoder.get(d.suffix()).computeIfAbsent("gfid", k -> new LinkedHashMap<>());
+                gm.put(fmtG(g), m);
+                log.info("eval: gFID {} IS {} precision {} recall {} at guidance {} ({} samples, {} s){}", EvalStage.fmt(r.fid()),
+                        EvalStage.fmt(r.inceptionScore()), EvalStage.fmt(r.precision()), EvalStage.fmt(r.recall()), g, r.samples(),
+                        String.format("%.0f", secs), d.suffix().isEmpty() ? "" : " with the decoder of " + tokDir);
             }
-            Files.write(out.resolve("samples-" + tag + ".png"), EvalStage.grid(grid, perRow));
-            samples.unpersist();
-            Map<String, Object> params = new LinkedHashMap<>();
-            params.put("guidance", g);
-            params.put("temperature", sc.temperature());
-            params.put("guidance_power", sc.guidancePower());
-            params.put("per_class", perClass);
-            params.put("seed", seed);
-            params.put("samples_file", npz.getFileName().toString());
-            params.put("seconds", secs);
-            w.result("g", r, params);
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("gfid", r.fid());
-            m.put("is", r.inceptionScore());
-            m.put("precision", r.precision());
-            m.put("recall", r.recall());
-            byGuidance.put(fmtG(g), m);
-            log.info("eval: gFID {} IS {} precision {} recall {} at guidance {} ({} samples, {} s)", EvalStage.fmt(r.fid()),
-                    EvalStage.fmt(r.inceptionScore()), EvalStage.fmt(r.precision()), EvalStage.fmt(r.recall()), g, r.samples(),
-                    String.format("%.0f", secs));
+            if (grids.size() > 1) Files.write(out.resolve("before-after-" + tag + ".png"), beforeAfter(grids, classes, perRow));
+            tokens.unpersist();
         }
-        w.write(out.resolve("gfid.json"));
-        summary.put("gfid", byGuidance);
-        summary.put("gfid_samples", n);
-        return summary;
+        for (Decoder d : decoders) {
+            writers.get(d.suffix()).write(out.resolve("gfid" + d.suffix() + ".json"));
+            byDecoder.get(d.suffix()).put("gfid_samples", n);
+        }
+        return byDecoder;
+    }
+
+    /**
+     * The same generated tokens decoded by each decoder: per class, one row per decoder (first the main tokenizer's,
+     * then the post-trained one's), {@code perRow} samples a row.
+     */
+    static byte[] beforeAfter(List<INDArray> grids, int classes, int perRow) {
+        INDArray g0 = grids.get(0);
+        INDArray all = Nd4j.create(g0.dataType(), (long) classes * grids.size() * perRow, g0.size(1), g0.size(2), g0.size(3));
+        long row = 0;
+        for (int c = 0; c < classes; c++) {
+            for (INDArray g : grids) {
+                for (int k = 0; k < perRow; k++) all.putSlice((int) (row * perRow + k), g.slice((long) c * perRow + k));
+                row++;
+            }
+        }
+        return EvalStage.grid(all, perRow);
     }
 
     private static String fmtG(double g) {
         return g == Math.rint(g) ? String.valueOf((long) g) + ".0" : String.valueOf(g);
     }
 
-    /** Samples and decodes the chunks of one partition. */
-    static Iterator<ImageBatch> sample(Iterator<Chunk> it, String genDir, String tokDir, SamplingConfig sc, long seed) {
+    /** Samples the chunks of one partition (token ids only). */
+    static Iterator<Tokens> sample(Iterator<Chunk> it, String genDir, SamplingConfig sc, long seed) {
         RarSampler sampler = sampler(genDir);
-        Tokenizer tok = TokenizerCache.get(tokDir, 1);
-        List<ImageBatch> out = new ArrayList<>();
+        List<Tokens> out = new ArrayList<>();
         while (it.hasNext()) {
             Chunk c = it.next();
             int[] labels = new int[c.count];
             for (int i = 0; i < c.count; i++) labels[i] = label(c.first + i, c.classes);
-            int[][] tokens = sampler.sample(labels, sc, seed * 1_000_003L + c.index);
-            INDArray ids = Nd4j.createFromArray(tokens).castTo(DataType.INT);
-            out.add(EvalStage.toBatch(c.first, tok.decode(ids)));
+            out.add(new Tokens(c.first, sampler.sample(labels, sc, seed * 1_000_003L + c.index)));
+        }
+        return out.iterator();
+    }
+
+    /** Decodes sampled token chunks with the tokenizer at {@code tokDir}. */
+    static Iterator<ImageBatch> decode(Iterator<Tokens> it, String tokDir) {
+        Tokenizer tok = TokenizerCache.get(tokDir, 1);
+        List<ImageBatch> out = new ArrayList<>();
+        while (it.hasNext()) {
+            Tokens t = it.next();
+            out.add(EvalStage.toBatch(t.first, tok.decode(Nd4j.createFromArray(t.ids).castTo(DataType.INT))));
         }
         return out.iterator();
     }

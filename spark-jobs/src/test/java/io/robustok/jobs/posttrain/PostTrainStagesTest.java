@@ -218,6 +218,39 @@ class PostTrainStagesTest {
         for (String k : post.keySet()) assertTrue(bitwise(post.get(k), resumed.get(k)), "resumed run ends with the same " + k);
     }
 
+    @Test
+    @Order(5)
+    void evalReportsBothDecodersSideBySide() throws Exception {
+        // an untrained demo feature network where train-features puts it
+        org.deeplearning4j.nn.graph.ComputationGraph net =
+                new org.deeplearning4j.nn.graph.ComputationGraph(io.robustok.eval.DemoFeatureNet.configuration(5, 1e-3));
+        net.init();
+        Path model = io.robustok.eval.DemoFeatureNet.modelPath(run.resolve("features").toString());
+        Files.createDirectories(model.getParent());
+        org.deeplearning4j.util.ModelSerializer.writeModel(net, model.toFile(), false);
+
+        assertEquals(0, run("eval", "eval.num-samples=8", "eval.batch-size=4", "eval.is-split-size=4", "eval.pr-k=2",
+                "eval.pfid.alphas=[0.5]"));
+        Path eval = run.resolve("eval");
+        for (String f : List.of("rfid-posttrain.json", "pfid-posttrain.json", "gfid-posttrain.json", "before-after-g2.0.png",
+                "samples-posttrain-g1.0.npz")) {
+            assertTrue(Files.isRegularFile(eval.resolve(f)), f);
+        }
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(eval.resolve("summary.json").toFile());
+        var post = summary.get("posttrain");
+        assertNotEquals(summary.get("rfid").asDouble(), post.get("rfid").asDouble(), "another decoder, another rFID");
+        assertEquals(summary.get("codebook_usage").asDouble(), post.get("codebook_usage").asDouble(), 0.0, "same encoder");
+        for (String g : List.of("2.0", "1.0")) assertTrue(post.get("gfid").get(g).get("gfid").asDouble() > 0, g);
+        assertTrue(post.get("pfid").has("0.5"));
+        var gm = new com.fasterxml.jackson.databind.ObjectMapper().readTree(eval.resolve("gfid-posttrain.json").toFile());
+        assertTrue(gm.get("provenance").get("tokenizer").asText().contains("/posttrain"), gm.get("provenance").toString());
+
+        assertEquals(0, run("report"));
+        String report = Files.readString(run.resolve("report").resolve("report.md"));
+        assertTrue(report.contains("Post-training: before and after") && report.contains("| rFID |") && report.contains("gFID guidance 2.0"),
+                report);
+    }
+
     static void deleteTree(Path p) throws java.io.IOException {
         if (!Files.exists(p)) return;
         try (var files = Files.walk(p)) {

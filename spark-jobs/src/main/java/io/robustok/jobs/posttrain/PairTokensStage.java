@@ -8,7 +8,6 @@ import io.robustok.config.ConfigError;
 import io.robustok.generator.RarSampler;
 import io.robustok.generator.SamplingConfig;
 import io.robustok.jobs.GeneratorCache;
-import io.robustok.jobs.ModelArtifact;
 import io.robustok.spark.StageOutput;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
@@ -88,7 +87,9 @@ public final class PairTokensStage implements Stage {
             throw new UserError("no complete tokenize output at " + tokensDir + ": run 'robustok tokenize' first (or the pipeline)");
         }
         String genDir = StageOutput.qualify(ctx.path("generator"));
-        ModelArtifact.load(genDir, "train-generator");
+        if (!StageOutput.isComplete(genDir)) {
+            throw new UserError("no complete train-generator output at " + genDir + ": run 'robustok train-generator' first (or the pipeline)");
+        }
         String tokDir = ctx.path("tokenizer");
         Map<String, Object> tokensProv = StageOutput.readProvenance(tokensDir);
         checkTokensTokenizer(tokensDir, tokensProv, tokDir);

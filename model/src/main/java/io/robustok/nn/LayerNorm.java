@@ -1,8 +1,21 @@
 package io.robustok.nn;
 
 import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
 
-/** Layer normalisation over the last axis of [rows, D] with gain and bias (eps 1e-6 as in timm's ViT). */
+/**
+ * Layer normalisation over the last axis of [rows, D] with gain and bias (eps 1e-6 as in timm's ViT).
+ *
+ * <p>Written so that every elementwise op sees two arrays of the same shape: the row means and the row scales are
+ * spread back over the D columns by a rank-1 GEMM with a row of ones (and the gain over the rows by a column of
+ * ones) instead of a broadcasting multiply. In ND4J 1.0.0-M2.1 the backward of a broadcasting {@code multiply}
+ * tiles both operands to the full shape in a generic loop (about 10x the cost of the same-shape op), and
+ * {@code layer_norm_bp} and {@code square}'s {@code pow} derivative are as slow; the GEMMs and same-shape
+ * elementwise ops are not. The result is the written-out {@code (x - mean) / sqrt(var + eps) * g + b} up to float
+ * rounding ({@code LayerNormTest}).
+ */
 public final class LayerNorm {
     private LayerNorm() {
     }
@@ -11,11 +24,29 @@ public final class LayerNorm {
         ParamStore s = p.scope(name);
         SDVariable g = s.ones("g", dim);
         SDVariable b = s.zeros("b", dim);
-        // Written out rather than nn.layerNorm: the native op's eps is fixed and its backward allocated more.
-        SDVariable mu = x.mean(true, 1);
-        SDVariable xc = x.sub(mu);
-        SDVariable var = p.sd().math().square(xc).mean(true, 1);
-        SDVariable inv = p.sd().math().rsqrt(var.add(1e-6));
-        return xc.mul(inv).mul(g).add(b);
+        return affine(p.sd(), x, g, b, dim, 1e-6);
+    }
+
+    /** {@code normalize(x) * g + b} on [rows, dim] with g and b of shape [dim]. */
+    public static SDVariable affine(SameDiff sd, SDVariable x, SDVariable g, SDVariable b, long dim, double eps) {
+        SDVariable[] n = normalized(sd, x, dim, eps);
+        // [rows, 1] of ones (no gradient flows through onesLike) times g [1, dim]: the gain on every row
+        SDVariable onesCol = sd.onesLike(n[1]);
+        return n[0].mul(onesCol.mmul(g.reshape(1, dim))).add(b);
+    }
+
+    /** {@code (x - mean) / sqrt(var + eps)} along the last axis of [rows, dim] (biased variance, as PyTorch). */
+    public static SDVariable normalize(SameDiff sd, SDVariable x, long dim, double eps) {
+        return normalized(sd, x, dim, eps)[0];
+    }
+
+    /** The normalised rows and the [rows, 1] inverse standard deviations. */
+    private static SDVariable[] normalized(SameDiff sd, SDVariable x, long dim, double eps) {
+        DataType t = x.dataType();
+        SDVariable avg = sd.constant(Nd4j.valueArrayOf(new long[]{dim, 1}, 1.0 / dim, t));
+        SDVariable onesRow = sd.constant(Nd4j.ones(t, 1, dim));
+        SDVariable xc = x.sub(x.mmul(avg).mmul(onesRow));
+        SDVariable inv = sd.math().rsqrt(xc.mul(xc).mmul(avg).add(eps));
+        return new SDVariable[]{xc.mul(inv.mmul(onesRow)), inv};
     }
 }

@@ -23,6 +23,11 @@ final class TokenizerNet {
         return new StopGradient(sd, x).outputVariable();
     }
 
+    /** {@code x * x}: the same-shape multiply, whose backward is several times faster than square's pow derivative. */
+    static SDVariable square(SDVariable x) {
+        return x.mul(x);
+    }
+
     /** Row-wise l2 normalisation of [rows, dim]. */
     static SDVariable l2normalize(SameDiff sd, SDVariable x) {
         return x.div(sd.norm2(x, true, 1).add(1e-6));
@@ -83,8 +88,8 @@ final class TokenizerNet {
         SDVariable ids = sd.argmax(sims, 1);
         sd.updateVariableNameAndReference(ids, "ids");
         SDVariable zq = lookup(sd, cb, ids, codebookSize);
-        SDVariable codebook = sd.mean(sd.math().square(zq.sub(sg(sd, z))));
-        SDVariable commit = sd.mean(sd.math().square(sg(sd, zq).sub(z))).mul(commitment);
+        SDVariable codebook = sd.mean(square(zq.sub(sg(sd, z))));
+        SDVariable commit = sd.mean(square(sg(sd, zq).sub(z))).mul(commitment);
         SDVariable code = zq;
         if (pertIds != null) {
             SDVariable zqPerturbed = lookup(sd, cb, pertIds, codebookSize);

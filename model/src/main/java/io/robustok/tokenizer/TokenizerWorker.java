@@ -146,7 +146,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         SDVariable recon = TokenizerNet.toImage(sd, cfg, yRec);
         sd.updateVariableNameAndReference(recon, "recon");
         // every loss compares with the CLEAN input image (SPEC section 3, point 5)
-        SDVariable rec = sd.mean(sd.math().square(recon.sub(image)));
+        SDVariable rec = sd.mean(TokenizerNet.square(recon.sub(image)));
         SDVariable loss = rec.mul(cfg.recWeight()).add(codebook).add(commit);
         if (gan) {
             SDVariable yGan = y.add(sd.var("probeGan", Nd4j.zeros(DataType.FLOAT, (long) batch * cfg.patchTokens(), cfg.patchDim())));

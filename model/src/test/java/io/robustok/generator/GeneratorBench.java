@@ -28,6 +28,34 @@ public final class GeneratorBench {
         System.out.printf("threads: OMP_NUM_THREADS=%s, cores %d%n", System.getenv("OMP_NUM_THREADS"),
                 Runtime.getRuntime().availableProcessors());
 
+        if (!Boolean.getBoolean("bench.train-only")) sampling(reps, width, depth, heads, v, classes);
+        SamplingConfig s = new SamplingConfig(1.0, 2.0, 1.0);
+        // training: demo-scale model, T = 64 and T = 16 (or -Dbench.tokens=T), batch 64
+        int[] lengths = Integer.getInteger("bench.tokens", 0) > 0 ? new int[]{Integer.getInteger("bench.tokens")} : new int[]{64, 16};
+        for (int t : lengths) {
+            RarConfig mt = new RarConfig(t, v, classes, width, depth, heads, 4.0, true);
+            GeneratorConfig cfg = new GeneratorConfig(mt, new TokenOrder(0, 1000), 0.1, 4e-4, new AdamW(0.9, 0.96, 1e-8, 0.03),
+                    1.0, 64, 1, s);
+            GeneratorTask task = new GeneratorTask(cfg);
+            Worker<TokenBatch> w = task.newWorker();
+            w.load(task.init());
+            int[][] x = Fixtures.randomTokens(64, t, v, 3);
+            int[] lab = new int[64];
+            TokenBatch b = new TokenBatch(x, lab);
+            for (int i = 0; i < 3; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
+            int k = Math.max(5, reps * 3);
+            double[] tps = new double[k];
+            for (int i = 0; i < k; i++) {
+                long t0 = System.nanoTime();
+                w.step(b, new StepContext(i, 0, 0, 1, i));
+                tps[i] = 64.0 * t / ((System.nanoTime() - t0) / 1e9);
+            }
+            System.out.printf("training T=%d width %d depth %d batch 64 (%,d params): %.0f tokens/s (%.1f sequences/s), runs %s%n",
+                    t, width, depth, mt.parameterCount(), median(tps), median(tps) / t, Arrays.toString(tps));
+        }
+    }
+
+    private static void sampling(int reps, int width, int depth, int heads, int v, int classes) {
         // sampling at T = 256, 8 samples of one class, guidance on (16 rows per step)
         RarConfig m = new RarConfig(256, v, classes, width, depth, heads, 4.0, true);
         var params = Rar.init(m, 1);
@@ -73,27 +101,5 @@ public final class GeneratorBench {
                         + "full recomputation %.1f tokens/s, speed-up %.1fx  (runs %s / %s)%n", width, depth, n, n,
                 median(cached), median(full), median(cached) / median(full), Arrays.toString(cached), Arrays.toString(full));
 
-        // training: demo-scale model, T = 64 and T = 16, batch 64
-        for (int t : new int[]{64, 16}) {
-            RarConfig mt = new RarConfig(t, v, classes, width, depth, heads, 4.0, true);
-            GeneratorConfig cfg = new GeneratorConfig(mt, new TokenOrder(0, 1000), 0.1, 4e-4, new AdamW(0.9, 0.96, 1e-8, 0.03),
-                    1.0, 64, 1, s);
-            GeneratorTask task = new GeneratorTask(cfg);
-            Worker<TokenBatch> w = task.newWorker();
-            w.load(task.init());
-            int[][] x = Fixtures.randomTokens(64, t, v, 3);
-            int[] lab = new int[64];
-            TokenBatch b = new TokenBatch(x, lab);
-            for (int i = 0; i < 3; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
-            int k = Math.max(5, reps * 3);
-            double[] tps = new double[k];
-            for (int i = 0; i < k; i++) {
-                long t0 = System.nanoTime();
-                w.step(b, new StepContext(i, 0, 0, 1, i));
-                tps[i] = 64.0 * t / ((System.nanoTime() - t0) / 1e9);
-            }
-            System.out.printf("training T=%d width %d depth %d batch 64 (%,d params): %.0f tokens/s (%.1f sequences/s), runs %s%n",
-                    t, width, depth, mt.parameterCount(), median(tps), median(tps) / t, Arrays.toString(tps));
-        }
     }
 }

@@ -51,17 +51,24 @@ public final class TokenizerBench {
         INDArray x = TokenizerTrainingTest.images(batch, size, 1);
         ImageBatch b = new ImageBatch(x, null);
         int warm = paper ? 1 : 3, runs = Integer.getInteger("bench.steps", paper ? 3 : 8);
-        double[] t = new double[runs];
+        double[] t = new double[runs], cpu = new double[runs];
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int s = 0; s < warm + runs; s++) {
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
             w.step(b, new StepContext(s, 0, 0, 1.0, s));
-            if (s >= warm) t[s - warm] = (System.nanoTime() - t0) / 1e9;
+            if (s >= warm) {
+                t[s - warm] = (System.nanoTime() - t0) / 1e9;
+                cpu[s - warm] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+            }
         }
         Arrays.sort(t);
+        Arrays.sort(cpu);
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(15)
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
-        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f)%n",
-                size, patch, width, batch, gan, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1]);
+        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f); "
+                        + "CPU time of the stepping thread: median %.3f s = %.1f images/s per CPU-second%n",
+                size, patch, width, batch, gan, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1],
+                cpu[runs / 2], batch / cpu[runs / 2]);
     }
 }

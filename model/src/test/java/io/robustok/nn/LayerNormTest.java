@@ -1,0 +1,83 @@
+package io.robustok.nn;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The GEMM-spread layer norm against the written-out one it replaced: outputs and every gradient. */
+class LayerNormTest {
+    /** The previous formulation: broadcasting ops along rows and columns. */
+    private static SDVariable writtenOut(SameDiff sd, SDVariable x, SDVariable g, SDVariable b) {
+        SDVariable mu = x.mean(true, 1);
+        SDVariable xc = x.sub(mu);
+        SDVariable var = sd.math().square(xc).mean(true, 1);
+        SDVariable inv = sd.math().rsqrt(var.add(1e-6));
+        return xc.mul(inv).mul(g).add(b);
+    }
+
+    private static Map<String, INDArray> run(INDArray x, INDArray g, INDArray b, INDArray r,
+                                             Function<SDVariable[], SDVariable> f) {
+        SameDiff sd = SameDiff.create();
+        SDVariable xv = sd.var("x", x.dup()), gv = sd.var("g", g.dup()), bv = sd.var("b", b.dup());
+        SDVariable y = f.apply(new SDVariable[]{xv, gv, bv, sd.constant(r)});
+        sd.updateVariableNameAndReference(y, "y");
+        // a loss that weights every output differently, so each gradient entry is exercised
+        sd.updateVariableNameAndReference(sd.sum(y.mul(sd.constant(r))), "loss");
+        sd.setLossVariables("loss");
+        var og = sd.calculateGradientsAndOutputs(Map.of(), List.of("y"), List.of("x", "g", "b"));
+        Map<String, INDArray> m = new java.util.HashMap<>(og.getGradients());
+        m.put("y", og.getOutputs().get("y"));
+        return m;
+    }
+
+    private static void close(INDArray want, INDArray got, double tol, String what) {
+        assertArrayEquals(want.shape(), got.shape(), what);
+        double err = want.sub(got).amaxNumber().doubleValue() / Math.max(1, want.amaxNumber().doubleValue());
+        assertTrue(err < tol, what + ": max relative difference " + err);
+    }
+
+    @Test
+    void sameOutputsAndGradientsAsTheWrittenOutForm() {
+        Nd4j.getRandom().setSeed(7);
+        int rows = 37, d = 24;
+        // rows with an offset and spread, as a residual stream has
+        INDArray x = Nd4j.randn(DataType.FLOAT, rows, d).muli(3).addi(Nd4j.randn(DataType.FLOAT, rows, 1).muli(5).broadcast(rows, d));
+        INDArray g = Nd4j.randn(DataType.FLOAT, d).addi(1), b = Nd4j.randn(DataType.FLOAT, d);
+        INDArray r = Nd4j.randn(DataType.FLOAT, rows, d);
+        Map<String, INDArray> ref = run(x, g, b, r, v -> writtenOut(v[0].getSameDiff(), v[0], v[1], v[2]));
+        Map<String, INDArray> now = run(x, g, b, r, v -> LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-6));
+        for (String k : List.of("y", "x", "g", "b")) close(ref.get(k), now.get(k), 2e-5, k);
+    }
+
+    @Test
+    void gradientMatchesFiniteDifferences() {
+        Nd4j.getRandom().setSeed(11);
+        int rows = 5, d = 8;
+        INDArray x = Nd4j.randn(DataType.DOUBLE, rows, d), g = Nd4j.randn(DataType.DOUBLE, d), b = Nd4j.randn(DataType.DOUBLE, d);
+        INDArray r = Nd4j.randn(DataType.DOUBLE, rows, d);
+        Function<SDVariable[], SDVariable> f = v -> LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-6);
+        INDArray gx = run(x, g, b, r, f).get("x");
+        double h = 1e-6;
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < d; j++) {
+                INDArray xp = x.dup(), xm = x.dup();
+                xp.putScalar(i, j, x.getDouble(i, j) + h);
+                xm.putScalar(i, j, x.getDouble(i, j) - h);
+                double fd = (run(xp, g, b, r, f).get("y").mul(r).sumNumber().doubleValue()
+                        - run(xm, g, b, r, f).get("y").mul(r).sumNumber().doubleValue()) / (2 * h);
+                assertTrue(Math.abs(fd - gx.getDouble(i, j)) < 1e-5 * Math.max(1, Math.abs(fd)),
+                        "d loss / d x[" + i + "," + j + "]: finite difference " + fd + ", backward " + gx.getDouble(i, j));
+            }
+        }
+    }
+}

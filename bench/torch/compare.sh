@@ -3,7 +3,8 @@
 # at each thread count given (OMP_NUM_THREADS for ND4J, torch.set_num_threads for PyTorch), with the ratio.
 # Usage (from the repository root): bench/torch/compare.sh {tokenizer|generator|paper|inception} [threads ...]
 #   default threads: 1 2. The PyTorch side needs Debian's python3-torch (and python3-torchvision for inception);
-#   without it the PyTorch column is skipped with a message. Env: STEPS (Java/PyTorch timed steps), PY (python).
+#   without it the PyTorch column is skipped with a message. Env: STEPS (Java/PyTorch timed steps), PY (python),
+#   OURS_CLASSES (a classes directory put first on the Java classpath, e.g. a build of an older commit: before/after).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:?usage: bench/torch/compare.sh tokenizer|generator|paper|inception [threads ...]}
@@ -21,7 +22,7 @@ mvn -B -o -q install -pl core -DskipTests
 mvn -B -o -q -pl "$module" test-compile
 mvn -B -o -q -pl "$module" dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/compare.cp >/dev/null
 JAVA=(java -Xmx3g -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g
-  -cp "$module/target/classes:$module/target/test-classes:$(cat $module/target/compare.cp)")
+  -cp "${OURS_CLASSES:+$OURS_CLASSES:}$module/target/classes:$module/target/test-classes:$(cat $module/target/compare.cp)")
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then
   torch_ok=0

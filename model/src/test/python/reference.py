@@ -434,8 +434,166 @@ def main():
         bench(sys.argv[2:])
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# paper-scale training step (the same computation as TokenizerWorker.step with every loss on)
+
+
+def diff_augment(x, g, cutout_ratio=0.2):
+    """DiffAugment 'color,translation,cutout' (Zhao et al. 2020), translation 1/8, cutout ratio 0.2."""
+    n = x.size(0)
+    x = x + (torch.rand(n, 1, 1, 1, generator=g) - 0.5)
+    m = x.mean(dim=1, keepdim=True)
+    x = (x - m) * (torch.rand(n, 1, 1, 1, generator=g) * 2) + m
+    m = x.mean(dim=[1, 2, 3], keepdim=True)
+    x = (x - m) * (torch.rand(n, 1, 1, 1, generator=g) + 0.5) + m
+    s = x.size(2)
+    shift = int(s * 0.125 + 0.5)
+    tx = torch.randint(-shift, shift + 1, (n, 1, 1), generator=g)
+    ty = torch.randint(-shift, shift + 1, (n, 1, 1), generator=g)
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(s), torch.arange(s), indexing="ij")
+    gx = torch.clamp(gx + tx + 1, 0, s + 1)
+    gy = torch.clamp(gy + ty + 1, 0, s + 1)
+    xp = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+    x = xp.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+    cut = int(s * cutout_ratio + 0.5)
+    ox = torch.randint(0, s + (1 - cut % 2), (n, 1, 1), generator=g)
+    oy = torch.randint(0, s + (1 - cut % 2), (n, 1, 1), generator=g)
+    gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(cut), torch.arange(cut), indexing="ij")
+    gx = torch.clamp(gx + ox - cut // 2, 0, s - 1)
+    gy = torch.clamp(gy + oy - cut // 2, 0, s - 1)
+    mask = torch.ones(n, s, s)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+class TokEncoder(nn.Module):
+    def __init__(self, dim=768, depth=12, heads=12, patch=16, size=256, code=64):
+        super().__init__()
+        n = (size // patch) ** 2
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        self.pos_embed = nn.Parameter(0.02 * torch.randn(1, n, dim))
+        self.level_embed = nn.Parameter(0.02 * torch.randn(2, dim))
+        self.latent_tokens = nn.Parameter(0.02 * torch.randn(n, dim))
+        self.blocks = nn.ModuleList([Block(dim, heads, True) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.proj = nn.Linear(dim, code)
+
+    def forward(self, img):
+        x = self.patch_embed(img).flatten(2).transpose(1, 2) + self.pos_embed + self.level_embed[0]
+        lat = (self.latent_tokens + self.pos_embed[0] + self.level_embed[1]).expand(x.shape[0], -1, -1)
+        n = x.shape[1]
+        x = torch.cat([x, lat], dim=1)
+        for b in self.blocks:
+            x = b(x)
+        z = self.proj(self.norm(x)[:, n:])
+        return F.normalize(z, dim=-1, eps=1e-6)
+
+
+class TokDecoder(nn.Module):
+    def __init__(self, dim=768, depth=12, heads=12, patch=16, size=256, code=64):
+        super().__init__()
+        self.patch, self.size = patch, size
+        n = (size // patch) ** 2
+        self.proj_in = nn.Linear(code, dim)
+        self.pos_embed = nn.Parameter(0.02 * torch.randn(1, n, dim))
+        self.level_embed = nn.Parameter(0.02 * torch.randn(2, dim))
+        self.mask_token = nn.Parameter(0.02 * torch.randn(1, 1, dim))
+        self.blocks = nn.ModuleList([Block(dim, heads, True) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, 3 * patch * patch)
+
+    def forward(self, zq):
+        lat = self.proj_in(zq) + self.pos_embed + self.level_embed[1]
+        mask = (self.mask_token + self.pos_embed + self.level_embed[0]).expand(zq.shape[0], -1, -1)
+        x = torch.cat([mask, lat], dim=1)
+        for b in self.blocks:
+            x = b(x)
+        y = self.head(self.norm(x)[:, :mask.shape[1]])
+        g, p = self.size // self.patch, self.patch
+        return y.reshape(-1, g, g, 3, p, p).permute(0, 3, 1, 4, 2, 5).reshape(-1, 3, self.size, self.size)
+
+
 def bench(args):
-    raise SystemExit("bench: not yet")
+    import argparse
+    ap = argparse.ArgumentParser(prog="reference.py bench")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(args)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    n, size = a.batch, 256
+    enc, dec = TokEncoder(), TokDecoder()
+    codebook = nn.Parameter(torch.empty(4096, 64).uniform_(-1 / 4096, 1 / 4096))
+    lp = Lpips().eval().requires_grad_(False)
+    dinov2 = Vit(768, 12, 12, 14, 37, True).eval().requires_grad_(False)
+    dinov2_pos = resample_abs_pos_embed(dinov2.pos_embed, (16, 16))
+    disc = DinoDisc().train()
+    disc.dino.requires_grad_(False)
+    gen_params = list(enc.parameters()) + list(dec.parameters()) + [codebook]
+    opt_g = torch.optim.AdamW(gen_params, lr=2.4e-4, betas=(0.9, 0.95), weight_decay=0.0)
+    opt_d = torch.optim.AdamW([p for p in disc.heads.parameters()], lr=8e-4, betas=(0.9, 0.95), weight_decay=5e-4)
+    image = torch.rand(n, 3, size, size, generator=g) * 2 - 1
+    ema_real = ema_fake = 0.0
+    times = []
+    for step in range(1 + a.steps):
+        t0 = time.time()
+        # perturbation: nearest codes of the images drawn for it (beta 0.1), encoder forward only
+        drawn = torch.rand(n, generator=g) < 0.1
+        cb = F.normalize(codebook, dim=-1, eps=1e-6)
+        pert_ids = None
+        if drawn.any():
+            with torch.no_grad():
+                sims = enc(image[drawn]) @ cb.t()
+                pert_ids = sims.topk(100, dim=-1).indices[..., torch.randint(0, 100, (1,), generator=g)]
+        with torch.no_grad():
+            cls = dinov2_cls(dinov2, image, 224, dinov2_pos)
+        z = enc(image)
+        cb = F.normalize(codebook, dim=-1, eps=1e-6)
+        ids = (z @ cb.t()).argmax(-1)
+        zq = cb[ids]
+        codebook_loss = ((zq - z.detach()) ** 2).mean()
+        commit = 0.25 * ((zq.detach() - z) ** 2).mean()
+        clean = z + (zq - z).detach()
+        dec_in = clean
+        if pert_ids is not None:
+            code = zq.clone()
+            code[drawn] = cb[pert_ids[..., 0]]
+            dec_in = z + (code - z).detach()
+        recon = dec(dec_in)
+        rec = ((recon - image) ** 2).mean()
+        nll = rec + lp(image, recon).mean()
+        sem = semantic_infonce(cls, enc.proj.weight, enc.proj.bias, clean)
+        crop = None if np.random.random() >= 0.5 else tuple(np.random.randint(0, size - 224 + 1, 2))
+        g_loss = -disc(diff_augment(recon, g), crop).mean()
+        last = dec.head.weight
+        gn = torch.autograd.grad(nll, last, retain_graph=True)[0].norm()
+        gg = torch.autograd.grad(g_loss, last, retain_graph=True)[0].norm()
+        d_weight = 0.5 * torch.clamp(gn / (gg + 1e-4), 0, 1e4).detach()
+        loss = nll + codebook_loss + commit + 0.1 * sem + d_weight * g_loss
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gen_params, 1.0)
+        opt_g.step()
+        # discriminator step: hinge (0.5 factors) + LeCAM on the batch means
+        real_l = disc(diff_augment(image, g), None)
+        fake_l = disc(diff_augment(recon.detach(), g), None)
+        hinge = 0.5 * (F.relu(1 - real_l).mean() + F.relu(1 + fake_l).mean())
+        lecam = F.relu(real_l.mean() - ema_fake) ** 2 + F.relu(ema_real - fake_l.mean()) ** 2
+        d_loss = hinge + 0.001 * lecam
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        ema_real = 0.999 * ema_real + 0.001 * real_l.mean().item()
+        ema_fake = 0.999 * ema_fake + 0.001 * fake_l.mean().item()
+        dt = time.time() - t0
+        if step > 0:
+            times.append(dt)
+        print("step %d: %.2f s (loss %.4f, disc %.4f)" % (step, dt, loss.item(), d_loss.item()), flush=True)
+    med = sorted(times)[len(times) // 2]
+    print("BENCH pytorch %s threads=%d batch=%d: median step %.2f s = %.2f s/image (min %.2f max %.2f)"
+          % (torch.__version__, a.threads, n, med, med / n, min(times), max(times)))
 
 
 if __name__ == "__main__":

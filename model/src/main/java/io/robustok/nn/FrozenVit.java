@@ -33,6 +33,7 @@ public final class FrozenVit {
     /**
      * @param weights timm-named tensors (PyTorch layouts); checked here: a missing tensor or a wrong shape is an error
      *                naming it
+     * @param heads   attention heads; 0 or less: width / 64 (DINO and DINOv2 use 64-wide heads: ViT-S 6, ViT-B 12)
      */
     public FrozenVit(Map<String, INDArray> weights, int heads) {
         this.w = new LinkedHashMap<>();
@@ -47,8 +48,8 @@ public final class FrozenVit {
         while (w.containsKey("blocks." + d + ".attn.qkv.weight")) d++;
         if (d == 0) throw new IllegalArgumentException("no tensor blocks.0.attn.qkv.weight: not a timm/DINO ViT state dict");
         this.depth = d;
-        this.heads = heads;
-        if (dim % heads != 0) throw new IllegalArgumentException("width " + dim + " is not a multiple of " + heads + " heads");
+        this.heads = heads > 0 ? heads : Math.max(1, dim / 64);
+        if (dim % this.heads != 0) throw new IllegalArgumentException("width " + dim + " is not a multiple of " + this.heads + " heads");
         this.layerScale = w.containsKey("blocks.0.ls1.gamma");
         need("cls_token", 1, 1, dim);
         need("patch_embed.proj.bias", dim);

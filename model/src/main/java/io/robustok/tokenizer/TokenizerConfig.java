@@ -20,7 +20,9 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                               double adaptiveMax, double lecamWeight, double lecamDecay, double ganStartEpoch,
                               double semanticWeight,
                               String discType, int discChannels, int discLayers, List<String> diffAug,
-                              String dinov2Weights, String dinoWeights, String lpipsWeights) implements Serializable {
+                              String dinov2Weights, String dinoWeights, String lpipsWeights,
+                              double cutout, double cropProb, double discWarmup, double discMinLr, double discWeightDecay,
+                              double epochs) implements Serializable {
 
     public TokenizerConfig {
         if (patch < 1 || imageSize % patch != 0) {
@@ -29,8 +31,8 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
         if (latentGrid < 1 || codebookSize < 2 || codeDim < 1) throw new IllegalArgumentException("tokenizer: latent-grid, codebook-size, code-dim must be positive");
         if (width % heads != 0) throw new IllegalArgumentException("tokenizer.model.width (" + width + ") must be a multiple of heads (" + heads + ")");
         for (String a : diffAug) {
-            if (!a.equals("translation") && !a.equals("cutout")) {
-                throw new IllegalArgumentException("tokenizer.disc.diffaug: unknown policy '" + a + "' (translation, cutout)");
+            if (!a.equals("color") && !a.equals("translation") && !a.equals("cutout")) {
+                throw new IllegalArgumentException("tokenizer.disc.diffaug: unknown policy '" + a + "' (color, translation, cutout)");
             }
         }
         if (!discType.equals("patchgan") && !discType.equals("dino")) {
@@ -58,7 +60,39 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 l.getDouble("adaptive-max"), l.getDouble("lecam"), l.getDouble("lecam-decay"), l.getDouble("gan-start-epoch"),
                 l.getDouble("semantic"),
                 d.getString("type"), d.getInt("channels"), d.getInt("layers"), aug,
-                w.getString("dinov2"), w.getString("dino"), w.getString("lpips"));
+                w.getString("dinov2"), w.getString("dino"), w.getString("lpips"),
+                d.getDouble("cutout"), d.getDouble("crop-prob"), o.getDouble("disc-warmup"), o.getDouble("disc-min-lr"),
+                o.getDouble("disc-weight-decay"), t.getDouble("trainer.epochs"));
+    }
+
+    /**
+     * Stops a run at its start when a configured weight file is missing, or the DINO discriminator has none: one line
+     * naming the key and the file.
+     */
+    public void requireWeightFiles() {
+        if (discType.equals("dino") && dinoWeights.isEmpty()) {
+            throw new IllegalArgumentException("tokenizer.disc.type = dino needs tokenizer.weights.dino (DINO ViT-S/16 safetensors, "
+                    + "see deploy/convert_weights.py), or set tokenizer.disc.type = patchgan");
+        }
+        String[][] files = {{"tokenizer.weights.lpips", lpipsWeights}, {"tokenizer.weights.dinov2", dinov2Weights},
+                {"tokenizer.weights.dino", dinoWeights}};
+        for (String[] f : files) {
+            if (!f[1].isEmpty() && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(f[1]))) {
+                throw new IllegalArgumentException(f[0] + ": file " + f[1] + " does not exist (convert the public checkpoint with "
+                        + "deploy/convert_weights.py, or set " + f[0] + " = \"\" to train without it)");
+            }
+        }
+    }
+
+    /**
+     * The discriminator's lr multiplier at fractional epoch {@code epoch}: its own schedule from the GAN start, linear
+     * warm-up over disc-warmup epochs, then a cosine to disc-min-lr at the last epoch (the official configuration).
+     */
+    public double discLrScale(double epoch) {
+        double t = epoch - ganStartEpoch;
+        double total = Math.max(epochs - ganStartEpoch, 1e-9);
+        return new io.robustok.train.LrSchedule(io.robustok.train.LrSchedule.Mode.EPOCH, discWarmup, total,
+                Math.min(1.0, discMinLr / discLr)).at(Math.max(t, 0));
     }
 
     /** Patch tokens per side. */
@@ -91,7 +125,8 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
     public String architectureKey() {
         return String.join(":", "tok", "" + imageSize, "" + patch, "" + latentGrid, "" + codebookSize, "" + codeDim,
                 "" + width, "" + encoderDepth, "" + decoderDepth, "" + heads, "" + mlpRatio, "" + layerScale, "" + batchSize,
-                "" + perturb.deltaMax(), discType, "" + discChannels, "" + discLayers, String.join("+", diffAug), lpipsWeights);
+                "" + perturb.deltaMax(), discType, "" + discChannels, "" + discLayers, String.join("+", diffAug), "" + cutout,
+                lpipsWeights, "" + perceptualWeight, dinov2Weights, "" + semanticWeight, dinoWeights);
     }
 
     /** A copy with other numbers (tests, benchmarks). */
@@ -100,13 +135,24 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
         return new TokenizerConfig(imageSize, patch, latentGrid, codebookSize, codeDim, width, encoderDepth, decoderDepth, heads,
                 mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, discLr, perturb, recWeight, commitment,
                 perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, ganStartEpoch, semanticWeight, discType,
-                discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights);
+                discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights, cutout, cropProb, discWarmup, discMinLr,
+                discWeightDecay, epochs);
+    }
+
+    /** A copy with pretrained weight files and the discriminator type (tests, benchmarks). */
+    public TokenizerConfig withWeights(String lpips, String dinov2, String dino, String discType, boolean layerScale) {
+        return new TokenizerConfig(imageSize, patch, latentGrid, codebookSize, codeDim, width, encoderDepth, decoderDepth, heads,
+                mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, discLr, perturb, recWeight, commitment,
+                perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, ganStartEpoch, semanticWeight, discType,
+                discChannels, discLayers, diffAug, dinov2, dino, lpips, cutout, cropProb, discWarmup, discMinLr,
+                discWeightDecay, epochs);
     }
 
     public TokenizerConfig withGan(double startEpoch, double lr, LatentPerturbation.Schedule perturb) {
         return new TokenizerConfig(imageSize, patch, latentGrid, codebookSize, codeDim, width, encoderDepth, decoderDepth, heads,
                 mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, lr, perturb, recWeight, commitment,
                 perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, startEpoch, semanticWeight, discType,
-                discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights);
+                discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights, cutout, cropProb, discWarmup, discMinLr,
+                discWeightDecay, epochs);
     }
 }

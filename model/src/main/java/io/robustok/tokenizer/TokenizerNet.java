@@ -67,8 +67,12 @@ final class TokenizerNet {
         return l2normalize(root.sd(), cb);
     }
 
-    /** Quantizer outputs: similarities [rows, K], clean ids [rows], the two losses, the decoder input. */
-    record Quantized(SDVariable sims, SDVariable ids, SDVariable codebookLoss, SDVariable commitLoss, SDVariable decoderIn) {
+    /**
+     * Quantizer outputs: similarities [rows, K], clean ids [rows], the two losses, the decoder input, and the clean
+     * quantised latent with the straight-through gradient {@code z + sg(zq - z)} (the semantic loss reads it).
+     */
+    record Quantized(SDVariable sims, SDVariable ids, SDVariable codebookLoss, SDVariable commitLoss, SDVariable decoderIn,
+                     SDVariable clean) {
     }
 
     /**
@@ -97,7 +101,8 @@ final class TokenizerNet {
             sd.updateVariableNameAndReference(code, "zqDecoderInput");
         }
         SDVariable decoderIn = z.add(sg(sd, code.sub(z)));
-        return new Quantized(sims, ids, codebook, commit, decoderIn);
+        SDVariable clean = pertIds == null ? decoderIn : z.add(sg(sd, zq.sub(z)));
+        return new Quantized(sims, ids, codebook, commit, decoderIn, clean);
     }
 
     /**

@@ -15,6 +15,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -45,7 +48,7 @@ import java.util.Map;
 public final class TokenizerWorker implements Worker<ImageBatch> {
     private static final Logger LOG = LoggerFactory.getLogger(TokenizerWorker.class);
     static final List<String> METRICS = List.of("loss", "rec", "codebook", "commit", "perceptual", "gan", "disc",
-            "adaptive_weight", "psnr", "alpha", "delta", "perturbed", "perplexity", "usage", "grad_norm");
+            "adaptive_weight", "psnr", "alpha", "delta", "perturbed", "perplexity", "usage", "grad_norm", "semantic");
     /** Optimizer-state scalar: adaptive GAN weight measured in the last step; negative = not measured yet. */
     static final String ADAPTIVE = "gan#adaptive";
     /** Optimizer-state scalars: LeCAM's EMAs of the discriminator's mean output on real and on fake images. */
@@ -59,6 +62,12 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
     private final AdamW discOpt;
     private final DiffAugment aug;
     private final int maxDelta;
+    /** LPIPS-VGG16 of the perceptual loss; null when tokenizer.weights.lpips is not set. */
+    private final Lpips lpips;
+    /** Frozen DINOv2 CLS feature of the semantic loss; null when tokenizer.weights.dinov2 is not set. */
+    private final Dinov2.Feature semantic;
+    /** The frozen-DINO discriminator (disc.type = dino); null for the PatchGAN. */
+    private final DinoDiscriminator dino;
 
     private final SameDiff recGraph;
     /** Encoder + similarities only, sharing the parameter arrays: the perturbation's nearest-code search. */
@@ -77,21 +86,31 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         this.batch = cfg.batchSize();
         this.gradClip = gradClip;
         this.genOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay());
-        this.discOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), 0);
-        this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize());
+        this.discOpt = new AdamW(cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.discWeightDecay());
+        this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize(), cfg.cutout());
         this.maxDelta = cfg.codebookSize();
         this.usage = new CodeUsage(cfg.codebookSize());
-        if (!cfg.lpipsWeights().isEmpty() || !cfg.dinov2Weights().isEmpty() || cfg.discType().equals("dino")) {
-            throw new UnsupportedOperationException("tokenizer: LPIPS, DINOv2 semantic loss and the DINO discriminator are not "
-                    + "implemented in this version; leave tokenizer.weights.* empty and disc.type = patchgan");
+        cfg.requireWeightFiles();
+        Map<String, INDArray> dinov2 = null;
+        try {
+            lpips = cfg.lpipsWeights().isEmpty() || cfg.perceptualWeight() == 0 ? null : Lpips.read(Path.of(cfg.lpipsWeights()));
+            if (!cfg.dinov2Weights().isEmpty()) dinov2 = Dinov2.read(Path.of(cfg.dinov2Weights()), "tokenizer.weights.dinov2");
+            dino = !cfg.discType().equals("dino") ? null : new DinoDiscriminator(DinoDiscriminator.backbone(
+                    Dinov2.read(Path.of(cfg.dinoWeights()), "tokenizer.weights.dino")), -1, batch, cfg.imageSize());
+        } catch (IOException e) {
+            throw new UncheckedIOException("tokenizer: reading pretrained weights: " + e.getMessage(), e);
         }
-        LOG.info("tokenizer: perceptual loss OFF (tokenizer.weights.lpips not set), semantic loss OFF "
-                + "(tokenizer.weights.dinov2 not set), discriminator = patchgan from scratch");
+        semantic = dinov2 == null || cfg.semanticWeight() == 0 ? null : new Dinov2.Feature(dinov2, -1, cfg.imageSize(), 224);
+        LOG.info("tokenizer: perceptual loss {}, semantic loss {}, DINOv2 initialisation {}, discriminator = {}",
+                lpips != null ? "LPIPS-VGG16 x " + cfg.perceptualWeight() : "OFF (tokenizer.weights.lpips not set)",
+                semantic != null ? "DINOv2 InfoNCE x " + cfg.semanticWeight() : "OFF (tokenizer.weights.dinov2 not set)",
+                dinov2 != null ? "ON" : "OFF", dino != null ? "frozen DINO ViT-S/16 + heads" : "patchgan from scratch");
 
         recGraph = SameDiff.create();
         ParamStore store = ParamStore.create(recGraph, cfg.seed());
         buildGenerator(store, false);
         tokParams = store.arrays();
+        if (dinov2 != null) LOG.info("tokenizer: {}", Dinov2.initTokenizer(dinov2, tokParams, cfg).summary());
         genOpt.init("gen", tokParams, optState);
         simsGraph = SameDiff.create();
         ParamStore ss = ParamStore.frozen(simsGraph, tokParams);
@@ -109,6 +128,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             optState.put(ADAPTIVE, Nd4j.scalar(-1.0));
             optState.put(LECAM_REAL, Nd4j.scalar(0.0));
             optState.put(LECAM_FAKE, Nd4j.scalar(0.0));
+            if (dino != null) dino.initSpectralState(discParams, optState, cfg.seed() + 2);
             ganGraph = SameDiff.create();
             Map<String, INDArray> all = new HashMap<>(tokParams);
             all.putAll(discParams);
@@ -148,10 +168,23 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         // every loss compares with the CLEAN input image (SPEC section 3, point 5)
         SDVariable rec = sd.mean(TokenizerNet.square(recon.sub(image)));
         SDVariable loss = rec.mul(cfg.recWeight()).add(codebook).add(commit);
+        if (lpips != null) {
+            SDVariable perceptual = sd.mean(lpips.distance(sd, image, recon));
+            sd.updateVariableNameAndReference(perceptual, "perceptual");
+            loss = loss.add(perceptual.mul(cfg.perceptualWeight()));
+        }
+        if (semantic != null) {
+            SDVariable cls = sd.placeHolder("dinoCls", DataType.FLOAT, -1, semantic.dim());
+            SDVariable sem = SemanticLoss.apply(sd, cls, sd.getVariable("encoder/proj.w"), sd.getVariable("encoder/proj.b"), q.clean(),
+                    cfg.tokens(), cfg.codeDim());
+            sd.updateVariableNameAndReference(sem, "semantic");
+            loss = loss.add(sem.mul(cfg.semanticWeight()));
+        }
         if (gan) {
             SDVariable yGan = y.add(sd.var("probeGan", Nd4j.zeros(DataType.FLOAT, (long) batch * cfg.patchTokens(), cfg.patchDim())));
             SDVariable fake = aug.apply(sd, "fake", TokenizerNet.toImage(sd, cfg, yGan));
-            SDVariable ganLoss = sd.mean(PatchGan.apply(p, fake, cfg.discChannels(), cfg.discLayers())).neg();
+            SDVariable logits = dino != null ? dino.logits(p, fake, "fakeView") : PatchGan.apply(p, fake, cfg.discChannels(), cfg.discLayers());
+            SDVariable ganLoss = sd.mean(logits).neg();
             sd.updateVariableNameAndReference(ganLoss, "gan");
             loss = loss.add(ganLoss.mul(sd.placeHolder("ganWeight", DataType.FLOAT)));
         }
@@ -162,26 +195,40 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         sd.setLossVariables("loss");
     }
 
-    /** Hinge discriminator loss with LeCAM regularisation, on DiffAugmented real and (detached) fake images. */
+    /**
+     * The official discriminator loss on DiffAugmented real and (detached) fake images:
+     * {@code 0.5 (mean relu(1 - D(real)) + mean relu(1 + D(fake)))} plus LeCAM (Yu et al. 2021) on the batch means,
+     * {@code lecam x (relu(mean D(real) - EMA fake)^2 + relu(EMA real - mean D(fake))^2)}.
+     */
     private void buildDiscriminator(ParamStore p) {
         SameDiff sd = p.sd();
         int s = cfg.imageSize();
         SDVariable real = aug.apply(sd, "real", sd.placeHolder("real", DataType.FLOAT, -1, 3, s, s));
         SDVariable fake = aug.apply(sd, "fake", sd.placeHolder("fake", DataType.FLOAT, -1, 3, s, s));
-        // both through one discriminator call: a single set of parameter variables
-        SDVariable logits = PatchGan.apply(p, sd.concat(0, real, fake), cfg.discChannels(), cfg.discLayers());
-        SDVariable[] rf = sd.split(logits, 2, 0);
-        SDVariable hinge = sd.mean(sd.nn().relu(rf[0].rsub(1.0), 0)).add(sd.mean(sd.nn().relu(rf[1].add(1.0), 0)));
+        SDVariable lr;
+        SDVariable lf;
+        if (dino != null) {
+            // separate calls: BatchNormLocal's virtual batches then hold only real or only fake images, as in the official code
+            lr = dino.logits(p, real, "realView");
+            lf = dino.logits(p, fake, "fakeView");
+        } else {
+            // both through one call: a single set of parameter variables
+            SDVariable[] rf = sd.split(PatchGan.apply(p, sd.concat(0, real, fake), cfg.discChannels(), cfg.discLayers()), 2, 0);
+            lr = rf[0];
+            lf = rf[1];
+        }
+        SDVariable hinge = sd.mean(sd.nn().relu(lr.rsub(1.0), 0)).add(sd.mean(sd.nn().relu(lf.add(1.0), 0))).mul(0.5);
         SDVariable emaReal = sd.placeHolder("emaReal", DataType.FLOAT);
         SDVariable emaFake = sd.placeHolder("emaFake", DataType.FLOAT);
-        // LeCAM (Yu et al. 2021): pull real logits toward the EMA of fake ones and vice versa
-        SDVariable lecam = sd.mean(sd.math().square(sd.nn().relu(rf[0].sub(emaFake), 0)))
-                .add(sd.mean(sd.math().square(sd.nn().relu(emaReal.sub(rf[1]), 0))));
+        SDVariable meanReal = sd.mean(lr);
+        SDVariable meanFake = sd.mean(lf);
+        SDVariable lecam = sd.math().square(sd.nn().relu(meanReal.sub(emaFake), 0))
+                .add(sd.math().square(sd.nn().relu(emaReal.sub(meanFake), 0)));
         SDVariable loss = hinge.add(lecam.mul(cfg.lecamWeight()));
         sd.updateVariableNameAndReference(loss, "dloss");
         sd.updateVariableNameAndReference(hinge, "hinge");
-        sd.updateVariableNameAndReference(sd.mean(rf[0]), "meanReal");
-        sd.updateVariableNameAndReference(sd.mean(rf[1]), "meanFake");
+        sd.updateVariableNameAndReference(meanReal, "meanReal");
+        sd.updateVariableNameAndReference(meanFake, "meanFake");
         sd.setLossVariables("dloss");
     }
 
@@ -252,10 +299,13 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         Map<String, INDArray> ph = new HashMap<>();
         ph.put("image", b.images());
         perturbationInputs(ph, b.images(), ranks);
+        if (semantic != null) ph.put("dinoCls", semantic.cls(b.images()));
 
         // 2. generator step: forward, all losses, one backward
         boolean ganOn = cfg.ganEnabled() && epoch >= cfg.ganStartEpoch();
         List<String> outs = new ArrayList<>(List.of("loss", "rec", "codebook", "commit", "ids"));
+        if (lpips != null) outs.add("perceptual");
+        if (semantic != null) outs.add("semantic");
         List<String> wrt = new ArrayList<>(tokParams.keySet());
         SameDiff g = recGraph;
         double usedWeight = 0;
@@ -263,6 +313,10 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         if (ganOn) {
             g = ganGraph;
             aug.draw(ph, "fake", batch, ctx.seed() ^ 0x5DEECE66DL);
+            if (dino != null) {
+                dino.powerIteration(discParams, optState, ph);
+                dino.drawView(ph, "fakeView", cfg.cropProb(), ctx.seed() ^ 0x632BE59BD9B4E019L);
+            }
             adaptive = optState.get(ADAPTIVE).getDouble(0);
             if (adaptive < 0) adaptive = measureAdaptive(ph);
             usedWeight = cfg.ganWeight() * adaptive;
@@ -292,13 +346,18 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             dph.put("fake", o.get("recon"));
             aug.draw(dph, "real", batch, ctx.seed() ^ 0x2545F4914F6CDD1DL);
             aug.draw(dph, "fake", batch, ctx.seed() ^ 0x9E3779B97F4A7C15L);
+            if (dino != null) {
+                dino.powerIteration(discParams, optState, dph);
+                dino.drawView(dph, "realView", cfg.cropProb(), ctx.seed() ^ 0x7F4A7C159E3779B9L);
+                dino.drawView(dph, "fakeView", cfg.cropProb(), ctx.seed() ^ 0x14057B7EF767814FL);
+            }
             INDArray emaReal = optState.get(LECAM_REAL);
             INDArray emaFake = optState.get(LECAM_FAKE);
             dph.put("emaReal", Nd4j.scalar((float) emaReal.getDouble(0)));
             dph.put("emaFake", Nd4j.scalar((float) emaFake.getDouble(0)));
             OutAndGrad dr = discGraph.calculateGradientsAndOutputs(dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
                     new ArrayList<>(discParams.keySet()));
-            discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * ctx.lrScale());
+            discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * cfg.discLrScale(epoch));
             disc = dr.getOutputs().get("hinge").getDouble(0);
             double d = cfg.lecamDecay();
             emaReal.assign(d * emaReal.getDouble(0) + (1 - d) * dr.getOutputs().get("meanReal").getDouble(0));
@@ -313,9 +372,10 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         int perturbed = 0;
         for (int k : ranks) if (k != 0) perturbed++;
         double rec = o.get("rec").getDouble(0);
-        return new double[]{o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0), 0.0,
+        return new double[]{o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0),
+                lpips != null ? o.get("perceptual").getDouble(0) : 0.0,
                 gan, disc, ganOn ? adaptive : 0.0, psnr(rec), alpha, delta, perturbed / (double) ranks.length,
-                batchUsage.perplexity(), usage.usedFraction(), gradNorm};
+                batchUsage.perplexity(), usage.usedFraction(), gradNorm, semantic != null ? o.get("semantic").getDouble(0) : 0.0};
     }
 
     /**

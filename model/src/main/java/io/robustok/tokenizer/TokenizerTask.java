@@ -35,6 +35,8 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
     private final Batcher<R> batcher;
     /** Driver-only: images for the data-dependent codebook init (null: random codes). */
     private transient INDArray codebookInitImages;
+    /** Driver-only: codebook init uniform(+-1/K) (the official initialisation) instead of N(0, 1) rows. */
+    private transient boolean uniformCodebook;
 
     /**
      * @param cfg      the tokenizer section
@@ -58,10 +60,17 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
         return this;
     }
 
+    /** Initial codebook uniform in [-1/K, 1/K] per entry (then l2-normalised in the graph, as every code is). */
+    public TokenizerTask<R> withUniformCodebookInit() {
+        this.uniformCodebook = true;
+        return this;
+    }
+
     @Override
     public TrainState init() {
         TokenizerWorker w = new TokenizerWorker(cfg, gradClip);
         if (codebookInitImages != null) w.initCodebookFromData(codebookInitImages, cfg.seed() + 17);
+        if (uniformCodebook) w.initCodebookUniform(cfg.seed() + 17);
         return w.state().copy();
     }
 

@@ -258,6 +258,16 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         for (int c = 0; c < k; c++) cb.putRow(c, z.getRow(perm[c % rows]).castTo(cb.dataType()).add(noise.getRow(c)));
     }
 
+    /** The official codebook initialisation: every entry uniform in [-1/K, 1/K] (the graph l2-normalises the rows). */
+    void initCodebookUniform(long seed) {
+        INDArray cb = tokParams.get("quantizer/codebook");
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        float[] v = new float[(int) cb.length()];
+        double k = cfg.codebookSize();
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) / k);
+        cb.assign(Nd4j.create(v, cb.shape(), cb.dataType()));
+    }
+
     @Override
     public void load(TrainState state) {
         Map<String, INDArray> p = state.params();

@@ -36,6 +36,8 @@ public final class PipelineStage implements Stage {
     @Override
     public void run(StageContext ctx) throws Exception {
         long t0 = System.nanoTime();
+        // a missing pretrained weight file stops the pipeline now, not after prep
+        io.robustok.jobs.tokenizer.TrainTokenizerStage.requireWeightFiles(ctx);
         for (Stage s : Stages.all()) {
             if (!s.inPipeline()) continue;
             long t = System.nanoTime();

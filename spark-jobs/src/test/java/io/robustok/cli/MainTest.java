@@ -40,6 +40,19 @@ class MainTest {
     }
 
     @Test
+    void paperConfigStopsAtStartNamingAMissingWeightFile(@TempDir Path tmp) {
+        for (String stage : new String[]{"train-tokenizer", "pipeline"}) {
+            err.reset();
+            Path runOut = tmp.resolve(stage);
+            assertEquals(1, run(stage, "--conf", "../conf/imagenet256.conf", "run.out=" + runOut));
+            String e = err.toString(StandardCharsets.UTF_8).strip();
+            assertEquals(1, e.lines().count(), e);
+            assertTrue(e.contains("tokenizer.weights.lpips: file assets/lpips-vgg16.safetensors does not exist"), e);
+            assertFalse(Files.exists(runOut.resolve("data")), "pipeline stopped before prep");
+        }
+    }
+
+    @Test
     void missingConfigFileIsOneLine() {
         assertEquals(1, run("report", "--conf", "nope/missing.conf"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("nope/missing.conf"));

@@ -57,6 +57,17 @@ public final class TrainTokenizerStage implements Stage {
         return "main training of the VQ tokenizer with latent perturbation (run.out/tokenizer)";
     }
 
+    /** The tokenizer section, after checking that its pretrained weight files exist (the pipeline checks first too). */
+    public static TokenizerConfig requireWeightFiles(StageContext ctx) {
+        TokenizerConfig cfg = TokenizerConfig.from(ctx.settings().at("tokenizer"));
+        try {
+            cfg.requireWeightFiles();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        return cfg;
+    }
+
     @Override
     public void run(StageContext ctx) throws Exception {
         String outDir = ctx.path(OUT);
@@ -66,10 +77,10 @@ public final class TrainTokenizerStage implements Stage {
         }
         Config stage = ctx.settings().at("tokenizer.stage");
         String cbInit = stage.getString("codebook-init");
-        if (!cbInit.equals("data") && !cbInit.equals("random")) {
-            throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data or random");
+        if (!cbInit.equals("data") && !cbInit.equals("random") && !cbInit.equals("uniform")) {
+            throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data, random or uniform");
         }
-        TokenizerConfig cfg = TokenizerConfig.from(ctx.settings().at("tokenizer"));
+        TokenizerConfig cfg = requireWeightFiles(ctx);
         TrainerConfig tc = TrainerConfig.from(ctx.settings(), "tokenizer");
         String trainDir = ctx.path(OUT + ".train");
         if (ctx.force()) StageOutput.fs(trainDir).delete(new org.apache.hadoop.fs.Path(StageOutput.qualify(trainDir)), true);
@@ -81,6 +92,7 @@ public final class TrainTokenizerStage implements Stage {
         double maxScale = data.maxScale();
         TokenizerTask<ImageRecord> task = new TokenizerTask<>(cfg, tc.gradClip(),
                 (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, seed));
+        if (cbInit.equals("uniform")) task.withUniformCodebookInit();
         if (cbInit.equals("data")) {
             // enough images that every code gets a distinct latent token (twice over), from the train split
             int n = (int) Math.max(8, Math.min(1024, Math.ceil(2.0 * cfg.codebookSize() / cfg.tokens())));

@@ -2,6 +2,9 @@
 # Tokenizer training-step throughput (io.robustok.tokenizer.TokenizerBench in model's test sources).
 # Usage (from the repository root): bench/tokenizer/run.sh [-Dbench.patch=8] [-Dbench.gan=true] [-Dbench.paper=true]
 #   [-Dbench.batch=N] [-Dbench.steps=N] [-Dbench.profile=true]      (OMP_NUM_THREADS is respected, default 2)
+#   Paper scale with every loss (LPIPS, DINOv2 init + semantic loss, DINO discriminator; random weight files):
+#   bench/tokenizer/run.sh -Dbench.paper=true -Dbench.all=true -Dbench.batch=2 -Dbench.steps=3
+#   and the same step in PyTorch: /usr/bin/python3 model/src/test/python/reference.py bench --batch 2 --steps 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

@@ -9,19 +9,24 @@ import java.util.Arrays;
  * Images/s of one training step at demo scale (a harness, not a test: {@code bench/tokenizer/run.sh}). System
  * properties {@code -Dbench.patch=8 -Dbench.gan=true -Dbench.batch=N -Dbench.steps=N -Dbench.profile=true}.
  * {@code -Dbench.paper=true}: paper scale instead (256 px, patch 16, ViT-B 12+12 blocks, codebook 4096 x 64, batch
- * {@code bench.batch}, default 1): forward + backward + AdamW seconds per image.
+ * {@code bench.batch}, default 1): forward + backward + AdamW seconds per image. {@code -Dbench.all=true} with
+ * {@code bench.paper}: every loss of SPEC section 2 on (LPIPS-VGG16, DINOv2 initialisation and semantic loss, the
+ * DINO ViT-S/16 discriminator and its step), from random weight files of the public checkpoints' names and shapes
+ * written to a temporary directory; timed at epoch 60 (GAN on, discriminator past its warm-up). The same step in
+ * PyTorch: {@code model/src/test/python/reference.py bench}.
  */
 public final class TokenizerBench {
-    public static void main(String[] args) {
+    public static void main(String[] args) throws java.io.IOException {
         trainStepThroughput();
     }
 
-    static void trainStepThroughput() {
+    static void trainStepThroughput() throws java.io.IOException {
         boolean paper = Boolean.getBoolean("bench.paper");
         int patch = Integer.getInteger("bench.patch", 4);
         int batch = Integer.getInteger("bench.batch", paper ? 1 : 32);
         int width = Integer.getInteger("bench.width", 128);
-        boolean gan = Boolean.getBoolean("bench.gan");
+        boolean all = paper && Boolean.getBoolean("bench.all");
+        boolean gan = Boolean.getBoolean("bench.gan") || all;
         int grid = 32 / patch;
         int size = paper ? 256 : 32;
         TokenizerConfig c = (paper ? TestConfigs.defaults().withSizes(256, 16, 16, 4096, 64, 768, 12, 12, 12, batch)
@@ -30,6 +35,13 @@ public final class TokenizerBench {
         if (paper) {
             patch = 16;
             width = 768;
+        }
+        double epoch = 0;
+        if (all) {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("paper-weights");
+            c = c.withGan(56, 2.4e-4, LatentPerturbation.Schedule.paper()).withWeights(PaperWeights.lpips(dir), PaperWeights.dinov2(dir),
+                    PaperWeights.dino(dir), "dino", true);
+            epoch = 60;
         }
         TokenizerWorker w = new TokenizerWorker(c, 0);
         java.util.Map<String, long[]> prof = new java.util.TreeMap<>();
@@ -55,7 +67,7 @@ public final class TokenizerBench {
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int s = 0; s < warm + runs; s++) {
             long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
-            w.step(b, new StepContext(s, 0, 0, 1.0, s));
+            w.step(b, new StepContext(s, (int) epoch, epoch, 1.0, s));
             if (s >= warm) {
                 t[s - warm] = (System.nanoTime() - t0) / 1e9;
                 cpu[s - warm] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
@@ -66,9 +78,9 @@ public final class TokenizerBench {
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(15)
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
-        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f); "
+        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f); "
                         + "CPU time of the stepping thread: median %.3f s = %.1f images/s per CPU-second%n",
-                size, patch, width, batch, gan, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1],
+                size, patch, width, batch, gan, all, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1],
                 cpu[runs / 2], batch / cpu[runs / 2]);
     }
 }

@@ -23,8 +23,10 @@ public final class Images {
     }
 
     /**
-     * Float NCHW in [-1, 1] to uint8 NHWC bytes as ADM's sampler does it: {@code ((x + 1) * 127.5).clamp(0, 255)}
-     * then truncation (not rounding), so in-memory samples and their saved batch give the same metrics.
+     * Float NCHW in [-1, 1] to uint8 NHWC bytes as the official RobusTok/TiTok samplers do it:
+     * {@code clamp(127.5 x + 128, 0, 255)} then truncation, i.e. {@code (x + 1) * 127.5} ROUNDED to the nearest level
+     * (ADM's own {@code ((x + 1) * 127.5).clamp(0, 255)} truncates, half a level darker on average). In-memory samples
+     * and their saved batch give the same metrics; uint8 -> [-1, 1] -> uint8 is the identity.
      */
     public static byte[] toUint8Bytes(INDArray images) {
         if (isUint8Nhwc(images)) return toBytes(images);
@@ -32,8 +34,7 @@ public final class Images {
         float[] f = images.permute(0, 2, 3, 1).dup('c').castTo(DataType.FLOAT).data().asFloat();
         byte[] out = new byte[f.length];
         for (int i = 0; i < f.length; i++) {
-            // + 1e-3: uint8 -> [-1, 1] -> uint8 must be the identity; float32 lands a hair below the integer
-            float v = (f[i] + 1f) * 127.5f + 1e-3f;
+            float v = f[i] * 127.5f + 128f;
             out[i] = (byte) (int) Math.max(0f, Math.min(255f, v));
         }
         return out;

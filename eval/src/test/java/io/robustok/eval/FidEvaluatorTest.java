@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -107,10 +108,16 @@ class FidEvaluatorTest {
     }
 
     @Test
-    void imagesQuantizeAsAdmSampler() {
-        INDArray f = Nd4j.create(new float[]{-1f, -0.999f, 0f, 1f, 2f, -3f}, 1, 3, 1, 2);
+    void imagesQuantizeAsTheOfficialSampler() {
+        // channels (c0, c1, c2) = (-1, -0.999), (0, 1), (2, 0.5): -0.999 -> 0.1275 -> 0; 0 -> 127.5 -> 128 (rounded;
+        // ADM's truncation gave 127); 0.5 -> 191.25 -> 191
+        INDArray f = Nd4j.create(new float[]{-1f, -0.999f, 0f, 1f, 2f, 0.5f}, 1, 3, 1, 2);
         byte[] u = Images.toUint8Bytes(f);
-        // NHWC order: (c0,c1,c2) of pixel 0 then pixel 1; (x+1)*127.5 truncated and clamped
-        assertEquals(List.of(0, 127, 255, 0, 255, 0), List.of(u[0] & 0xff, u[1] & 0xff, u[2] & 0xff, u[3] & 0xff, u[4] & 0xff, u[5] & 0xff));
+        // NHWC order: (c0,c1,c2) of pixel 0 then pixel 1; clamp(127.5 x + 128, 0, 255) truncated = (x+1)*127.5 rounded
+        assertEquals(List.of(0, 128, 255, 0, 255, 191), List.of(u[0] & 0xff, u[1] & 0xff, u[2] & 0xff, u[3] & 0xff, u[4] & 0xff, u[5] & 0xff));
+        // every level survives the round trip through [-1, 1]
+        byte[] all = new byte[256 * 3];
+        for (int i = 0; i < all.length; i++) all[i] = (byte) (i / 3);
+        assertArrayEquals(all, Images.toUint8Bytes(Images.toFloatNchw(Images.fromBytes(all, 1, 16, 16))));
     }
 }

@@ -2,15 +2,20 @@ package io.robustok.nn;
 
 import org.nd4j.autodiff.samediff.SDVariable;
 
-/** Two-layer MLP {@code fc2(gelu(fc1(x)))}, hidden width {@code dim * ratio}. */
+/** Two-layer MLP {@code fc2(gelu(fc1(x)))}, hidden width {@code dim * ratio}; GELU exact (erf) or ND4J's sigmoid approximation. */
 public final class Mlp {
     private Mlp() {
     }
 
     public static SDVariable apply(ParamStore p, String name, SDVariable x, long dim, double ratio) {
+        return apply(p, name, x, dim, ratio, false);
+    }
+
+    public static SDVariable apply(ParamStore p, String name, SDVariable x, long dim, double ratio, boolean exactGelu) {
         ParamStore s = p.scope(name);
         long hidden = Math.round(dim * ratio);
-        SDVariable h = p.sd().nn().gelu(Linear.apply(s, "fc1", x, dim, hidden));
+        SDVariable pre = Linear.apply(s, "fc1", x, dim, hidden);
+        SDVariable h = exactGelu ? FrozenVit.gelu(p.sd(), pre) : p.sd().nn().gelu(pre);
         return Linear.apply(s, "fc2", h, hidden, dim);
     }
 }

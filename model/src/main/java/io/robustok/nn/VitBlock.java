@@ -11,10 +11,18 @@ public final class VitBlock {
     private VitBlock() {
     }
 
-    /** Hyper-parameters shared by every block of a stack. */
-    public record Spec(long dim, int heads, double mlpRatio, boolean layerScale) {
+    /**
+     * Hyper-parameters shared by every block of a stack. {@code exactGelu}: the MLP's GELU is the exact
+     * {@code 0.5 x (1 + erf(x / sqrt 2))} that pretrained (PyTorch) weights were trained with, instead of ND4J's
+     * sigmoid approximation {@code x sigmoid(1.702 x)} (cheaper; differs by up to 0.02).
+     */
+    public record Spec(long dim, int heads, double mlpRatio, boolean layerScale, boolean exactGelu) {
         public Spec {
             if (dim % heads != 0) throw new IllegalArgumentException("width " + dim + " is not a multiple of heads " + heads);
+        }
+
+        public Spec(long dim, int heads, double mlpRatio, boolean layerScale) {
+            this(dim, heads, mlpRatio, layerScale, false);
         }
     }
 
@@ -23,7 +31,7 @@ public final class VitBlock {
         SDVariable a = Attention.apply(s, "attn", LayerNorm.apply(s, "norm1", x, spec.dim()), len, spec.dim(), spec.heads());
         if (spec.layerScale()) a = a.mul(s.constant("ls1", 1e-5, spec.dim()));
         x = x.add(a);
-        SDVariable m = Mlp.apply(s, "mlp", LayerNorm.apply(s, "norm2", x, spec.dim()), spec.dim(), spec.mlpRatio());
+        SDVariable m = Mlp.apply(s, "mlp", LayerNorm.apply(s, "norm2", x, spec.dim()), spec.dim(), spec.mlpRatio(), spec.exactGelu());
         if (spec.layerScale()) m = m.mul(s.constant("ls2", 1e-5, spec.dim()));
         return x.add(m);
     }

@@ -99,6 +99,16 @@ public final class Dinov2 {
         return out;
     }
 
+    /** One block's tensors: our name under "blocks.N." (ParamStore, [in, out] layout), timm's, transposed or not. */
+    static final String[][] BLOCK = {
+            {"norm1.g", "norm1.weight", ""}, {"norm1.b", "norm1.bias", ""},
+            {"attn.qkv.w", "attn.qkv.weight", "T"}, {"attn.qkv.b", "attn.qkv.bias", ""},
+            {"attn.proj.w", "attn.proj.weight", "T"}, {"attn.proj.b", "attn.proj.bias", ""},
+            {"norm2.g", "norm2.weight", ""}, {"norm2.b", "norm2.bias", ""},
+            {"mlp.fc1.w", "mlp.fc1.weight", "T"}, {"mlp.fc1.b", "mlp.fc1.bias", ""},
+            {"mlp.fc2.w", "mlp.fc2.weight", "T"}, {"mlp.fc2.b", "mlp.fc2.bias", ""}};
+    static final String[][] LAYER_SCALE = {{"ls1", "ls1.gamma", ""}, {"ls2", "ls2.gamma", ""}};
+
     /** What {@link #initTokenizer} did with every tensor. */
     public record Report(List<String> loaded, List<String> resampled, List<String> initialised, List<String> unused) {
         public String summary() {
@@ -132,21 +142,9 @@ public final class Dinov2 {
             for (int i = 0; i < Math.min(depth, fileDepth); i++) {
                 String b = "blocks." + i + ".";
                 String t = net + "/" + b;
-                copy(file, b + "norm1.weight", params, t + "norm1.g", false, loaded, used, written);
-                copy(file, b + "norm1.bias", params, t + "norm1.b", false, loaded, used, written);
-                copy(file, b + "attn.qkv.weight", params, t + "attn.qkv.w", true, loaded, used, written);
-                copy(file, b + "attn.qkv.bias", params, t + "attn.qkv.b", false, loaded, used, written);
-                copy(file, b + "attn.proj.weight", params, t + "attn.proj.w", true, loaded, used, written);
-                copy(file, b + "attn.proj.bias", params, t + "attn.proj.b", false, loaded, used, written);
-                copy(file, b + "norm2.weight", params, t + "norm2.g", false, loaded, used, written);
-                copy(file, b + "norm2.bias", params, t + "norm2.b", false, loaded, used, written);
-                copy(file, b + "mlp.fc1.weight", params, t + "mlp.fc1.w", true, loaded, used, written);
-                copy(file, b + "mlp.fc1.bias", params, t + "mlp.fc1.b", false, loaded, used, written);
-                copy(file, b + "mlp.fc2.weight", params, t + "mlp.fc2.w", true, loaded, used, written);
-                copy(file, b + "mlp.fc2.bias", params, t + "mlp.fc2.b", false, loaded, used, written);
+                for (String[] m : BLOCK) copy(file, b + m[1], params, t + m[0], !m[2].isEmpty(), loaded, used, written);
                 if (c.layerScale() && file.containsKey(b + "ls1.gamma")) {
-                    copy(file, b + "ls1.gamma", params, t + "ls1", false, loaded, used, written);
-                    copy(file, b + "ls2.gamma", params, t + "ls2", false, loaded, used, written);
+                    for (String[] m : LAYER_SCALE) copy(file, b + m[1], params, t + m[0], false, loaded, used, written);
                 }
             }
             copy(file, "norm.weight", params, net + "/norm.g", false, loaded, used, written);

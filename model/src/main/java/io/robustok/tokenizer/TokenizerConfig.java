@@ -114,7 +114,8 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
     }
 
     public VitBlock.Spec blockSpec() {
-        return new VitBlock.Spec(width, heads, mlpRatio, layerScale);
+        // exact GELU whenever DINOv2 weights initialise the blocks (they were trained with it)
+        return new VitBlock.Spec(width, heads, mlpRatio, layerScale, !dinov2Weights.isEmpty());
     }
 
     public boolean ganEnabled() {

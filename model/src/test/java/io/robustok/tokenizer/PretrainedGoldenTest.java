@@ -104,6 +104,36 @@ class PretrainedGoldenTest {
         close("dinov2 semantic CLS", g.get("sem_cls"), f.cls(g.get("sem_image")), FWD);
     }
 
+    /**
+     * The tokenizer's own trainable block (VitBlock), loaded with DINOv2's block 0 by the initialisation's name map,
+     * computes PyTorch's block: with the exact GELU to 1e-4; ND4J's sigmoid-approximated GELU is visibly off.
+     */
+    @Test
+    void tokenizerBlockWithExactGeluIsTheDinov2Block() throws IOException {
+        Map<String, INDArray> w = golden("dinov2-weights");
+        Map<String, INDArray> g = golden("dinov2-golden");
+        for (boolean exact : new boolean[]{true, false}) {
+            SameDiff sd = SameDiff.create();
+            ParamStore p = ParamStore.create(sd, 1);
+            SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, 32);
+            SDVariable y = io.robustok.nn.VitBlock.apply(p, "blocks.0", x, 17, new io.robustok.nn.VitBlock.Spec(32, 2, 4.0, true, exact));
+            sd.updateVariableNameAndReference(y, "y");
+            for (String[][] table : new String[][][]{Dinov2.BLOCK, Dinov2.LAYER_SCALE}) {
+                for (String[] m : table) {
+                    INDArray v = w.get("blocks.0." + m[1]);
+                    p.arrays().get("blocks.0." + m[0]).assign(m[2].isEmpty() ? v : v.transpose());
+                }
+            }
+            INDArray out = sd.output(Map.of("x", g.get("out0").reshape(2 * 17, 32)), "y").get("y");
+            if (exact) {
+                close("tokenizer block (exact GELU)", g.get("out1"), out, FWD);
+            } else {
+                double err = g.get("out1").reshape(-1).sub(out.reshape(-1)).amaxNumber().doubleValue() / g.get("out1").amaxNumber().doubleValue();
+                assertTrue(err > 1e-3, "the sigmoid GELU should differ visibly, rel err " + err);
+            }
+        }
+    }
+
     static TokenizerConfig vitConfig(int width, boolean layerScale) {
         Settings s = Settings.defaults().with(List.of("tokenizer.image-size=64", "tokenizer.patch=16", "tokenizer.latent-grid=2",
                 "tokenizer.model.width=" + width, "tokenizer.model.heads=2", "tokenizer.model.encoder-depth=2",
@@ -215,15 +245,16 @@ class PretrainedGoldenTest {
             if (k.startsWith("heads.") && k.endsWith("weight_u")) state.put("disc/" + k.replace("weight_u", "weight_orig") + "#u", v.dup());
             else if (k.startsWith("heads.") && !k.endsWith("weight_v")) heads.put("disc/" + k, v.dup());
         });
+        // one graph, two views (the resize and the crop are placeholders)
+        SameDiff sd = SameDiff.create();
+        ParamStore p = ParamStore.frozen(sd, heads);
+        SDVariable x = sd.var("x", g.get("x").dup());
+        SDVariable logits = d.logits(p, x, "real");
+        sd.updateVariableNameAndReference(logits, "logits");
+        SDVariable loss = sd.sum(logits.mul(sd.constant(g.get("r"))));
+        sd.updateVariableNameAndReference(loss, "loss");
+        sd.setLossVariables("loss");
         for (boolean crop : new boolean[]{false, true}) {
-            SameDiff sd = SameDiff.create();
-            ParamStore p = ParamStore.frozen(sd, heads);
-            SDVariable x = sd.var("x", g.get("x").dup());
-            SDVariable logits = d.logits(p, x, "real");
-            sd.updateVariableNameAndReference(logits, "logits");
-            SDVariable loss = sd.sum(logits.mul(sd.constant(g.get("r"))));
-            sd.updateVariableNameAndReference(loss, "loss");
-            sd.setLossVariables("loss");
             Map<String, INDArray> s = new HashMap<>();
             state.forEach((k, v) -> s.put(k, v.dup()));
             Map<String, INDArray> ph = new HashMap<>();

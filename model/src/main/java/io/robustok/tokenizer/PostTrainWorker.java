@@ -62,7 +62,7 @@ public final class PostTrainWorker implements Worker<PairBatch> {
         this.gradClip = gradClip;
         this.decOpt = new AdamW(pc.beta1(), pc.beta2(), pc.eps(), pc.weightDecay());
         this.discOpt = new AdamW(pc.beta1(), pc.beta2(), pc.eps(), pc.discWeightDecay());
-        this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize());
+        this.aug = new DiffAugment(cfg.diffAug(), cfg.imageSize(), cfg.cutout());
 
         discGraph = SameDiff.create();
         ParamStore ds = ParamStore.create(discGraph, pc.seed() + 1);

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Codebook usage of the demo tokenizer's PyTorch twin on Fashion-MNIST at 32 px, for finding what keeps codes dead.
+
+The twin of bench/torch/twins.py (same sizes as conf/demo.conf's tokenizer), the codebook initialised from the
+untrained encoder's outputs on 64 train images (tokenizer.stage.codebook-init = data), AdamW at --lr with linear
+warm-up over the first quarter and cosine to 0.2x (the demo's schedule), optional latent perturbation (beta = 10%
+of the images, every token replaced by a code drawn from its 100 nearest: the demo's first epoch), optional
+parameter averaging of --workers copies every 5 steps (the trainer), EMA of the weights. Every --every steps it
+prints val PSNR and codebook usage on 256 (or --val) val images for the raw and the EMA weights.
+
+Usage: tokenizer_usage.py --steps 1250 [--batch 32] [--workers 2] [--perturb] [--lr 2e-3] [--threads 1]
+"""
+import argparse
+import copy
+import gzip
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from twins import Tokenizer, torch, F  # noqa: E402 (twins exits with a message without torch)
+
+
+def load(split):
+    with gzip.open(f"/usr/share/datasets/fashion-mnist/{split}-images-idx3-ubyte.gz") as f:
+        x = torch.frombuffer(bytearray(f.read()[16:]), dtype=torch.uint8).reshape(-1, 1, 28, 28).float()
+    x = F.pad(x, (2, 2, 2, 2)) / 127.5 - 1
+    return x.expand(-1, 3, -1, -1).contiguous()
+
+
+@torch.no_grad()
+def evaluate(m, val):
+    z = m.encode(val)
+    cb = F.normalize(m.codebook, dim=-1)
+    ids = (z @ cb.t()).argmax(-1)
+    n = val.shape[0]
+    h = m.proj_in(cb[ids]) + m.dpos[:m.nt] + m.dlevel[1]
+    mk = (m.dpos + m.mask + m.dlevel[0]).expand(n, -1, -1)
+    s = m.dnorm(m.dec(torch.cat([mk, h], 1)))
+    p, g = m.patch, m.size // m.patch
+    rec = m.head(s[:, :m.np]).reshape(n, g, g, 3, p, p).permute(0, 3, 1, 4, 2, 5).reshape(n, 3, m.size, m.size)
+    mse = ((rec - val) ** 2).mean().item()
+    return 10 * math.log10(4 / mse), ids.unique().numel() / cb.shape[0]
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("--steps", type=int, default=1250)
+    a.add_argument("--batch", type=int, default=32)
+    a.add_argument("--workers", type=int, default=1)
+    a.add_argument("--avg-every", type=int, default=5)
+    a.add_argument("--perturb", action="store_true")
+    a.add_argument("--lr", type=float, default=2e-3)
+    a.add_argument("--ema", type=float, default=0.995)
+    a.add_argument("--every", type=int, default=250)
+    a.add_argument("--val", type=int, default=256)
+    a.add_argument("--threads", type=int, default=1)
+    a = a.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    train, val = load("train"), load("t10k")[:a.val]
+    m = Tokenizer(32, 8, 128, 2, 2, 4, 512, 16)
+    with torch.no_grad():
+        z = m.encode(train[torch.randperm(len(train))[:64]]).reshape(-1, 16)
+        m.codebook.copy_(z[torch.randperm(len(z))[:512]] + 0.01 * torch.randn(512, 16))
+    models = [copy.deepcopy(m) for _ in range(a.workers)]
+    opts = [torch.optim.AdamW(w.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0) for w in models]
+    ema = copy.deepcopy(m)
+    warm = a.steps // 4
+    for step in range(a.steps):
+        t = step + 1
+        scale = t / warm if t < warm else 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * (t - warm) / (a.steps - warm)))
+        for w, opt in zip(models, opts):
+            for gr in opt.param_groups:
+                gr["lr"] = a.lr * scale
+            img = train[torch.randint(0, len(train), (a.batch,))]
+            nt = w.nt
+            ids = torch.zeros(a.batch * nt, dtype=torch.long)
+            mask = torch.zeros(a.batch * nt, 1, dtype=torch.bool)
+            if a.perturb:
+                k = max(1, round(0.1 * a.batch))
+                with torch.no_grad():
+                    near = (w.encode(img[:k]) @ F.normalize(w.codebook, dim=-1).t()).topk(100, -1).indices
+                pick = torch.randint(0, 100, (k * nt, 1))
+                ids[:k * nt] = near.reshape(k * nt, -1).gather(1, pick)[:, 0]
+                mask[:k * nt] = True
+            loss = w(img, ids.reshape(a.batch, nt), mask.reshape(a.batch, nt, 1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if a.workers > 1 and t % a.avg_every == 0:
+            with torch.no_grad():
+                for ps in zip(*[w.parameters() for w in models]):
+                    avg = sum(p.data for p in ps) / len(ps)
+                    for p in ps:
+                        p.data.copy_(avg)
+                for sts in zip(*[[o.state[p] for p in o.param_groups[0]["params"]] for o in opts]):
+                    for key in ("exp_avg", "exp_avg_sq"):
+                        avg = sum(s[key] for s in sts) / len(sts)
+                        for s in sts:
+                            s[key].copy_(avg)
+        with torch.no_grad():
+            for pe, pw in zip(ema.parameters(), models[0].parameters()):
+                pe.mul_(a.ema).add_(pw, alpha=1 - a.ema)
+        if t % a.every == 0 or t == a.steps:
+            pr, ur = evaluate(models[0], val)
+            pe, ue = evaluate(ema, val)
+            print(f"USAGE step {t} images {t * a.batch * a.workers} raw: psnr {pr:.2f} usage {ur:.3f} | "
+                  f"ema: psnr {pe:.2f} usage {ue:.3f}  (workers {a.workers} perturb {a.perturb} lr {a.lr})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

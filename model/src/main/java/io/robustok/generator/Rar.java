@@ -34,8 +34,6 @@ public final class Rar {
 
     /** Additive mask value above the diagonal; exp() of it is exactly 0 in float. */
     static final double MASKED = -1e9;
-    /** Epsilon of the graph's layer norms: libnd4j's layer_norm (the KV-cached sampler's) has none. */
-    static final double LN_EPS = 1e-12;
 
     private final RarConfig cfg;
     private final SameDiff sd;
@@ -121,6 +119,7 @@ public final class Rar {
             lc = l;
         }
         SDVariable cs = sd.nn().swish(c).reshape(-1, d); // SiLU, [N * lc, D]
+        SDVariable ones = sd.constant("ln_ones", Nd4j.ones(DataType.FLOAT, d));
         INDArray maskArr = Nd4j.zeros(DataType.FLOAT, 1, 1, l, l);
         for (int i = 0; i < l; i++) for (int j = i + 1; j < l; j++) maskArr.putScalar(0, 0, i, j, MASKED);
         SDVariable mask = sd.constant("causal_mask", maskArr);
@@ -130,17 +129,17 @@ public final class Rar {
             String b = "blocks." + i + ".";
             SDVariable mod = linear(cs, b + "ada").reshape(-1, lc, 6 * d);
             SDVariable[] m = sd.split(mod, 6, 2); // shift1, scale1, gate1, shift2, scale2, gate2
-            SDVariable a = modulate(norm(x, d, l), m[0], m[1]);
+            SDVariable a = modulate(sd.nn().layerNorm(x, ones, false, 2), m[0], m[1]);
             SDVariable qkv = linear(a.reshape(-1, d), b + "attn.qkv");
             SDVariable[] s = sd.split(qkv, 3, 1);
-            SDVariable q = heads(headNorm(s[0], b + "attn.q_norm", hd), l, h, hd);
-            SDVariable k = heads(headNorm(s[1], b + "attn.k_norm", hd), l, h, hd);
+            SDVariable q = sd.nn().layerNorm(heads(s[0], l, h, hd), v(b + "attn.q_norm.g"), v(b + "attn.q_norm.b"), false, 3);
+            SDVariable k = sd.nn().layerNorm(heads(s[1], l, h, hd), v(b + "attn.k_norm.g"), v(b + "attn.k_norm.b"), false, 3);
             SDVariable vv = heads(s[2], l, h, hd);
             SDVariable att = sd.nn().softmax(sd.mmul(q, k, false, true, false).mul(scale).add(mask), 3);
             SDVariable o = sd.mmul(att, vv).permute(0, 2, 1, 3).reshape(-1, d); // [N * L, D]
             o = linear(o, b + "attn.proj").reshape(-1, l, d);
             x = x.add(m[2].mul(o));
-            SDVariable f = modulate(norm(x, d, l), m[3], m[4]).reshape(-1, d);
+            SDVariable f = modulate(sd.nn().layerNorm(x, ones, false, 2), m[3], m[4]).reshape(-1, d);
             f = linear(sd.nn().gelu(linear(f, b + "mlp.fc1")), b + "mlp.fc2").reshape(-1, l, d);
             x = x.add(m[5].mul(f));
         }
@@ -151,7 +150,7 @@ public final class Rar {
                 : cs;
         int lf = cfg.stepEmbedding() ? t : 1;
         SDVariable[] fm = sd.split(linear(co, "final.ada").reshape(-1, lf, 2 * d), 2, 2); // scale, shift (RAR's order)
-        SDVariable hf = modulate(norm(xo, d, t), fm[1], fm[0]).reshape(-1, d);
+        SDVariable hf = modulate(sd.nn().layerNorm(xo, ones, false, 2), fm[1], fm[0]).reshape(-1, d);
         SDVariable logits2 = linear(hf, "head"); // [N * T, V]
         logits2.reshape(-1, t, cfg.codebookSize()).rename(LOGITS);
         SDVariable lab = labels.reshape(-1);
@@ -167,20 +166,6 @@ public final class Rar {
 
     private SDVariable linear(SDVariable in2d, String prefix) {
         return sd.mmul(in2d, v(prefix + ".w")).add(v(prefix + ".b"));
-    }
-
-    /**
-     * LayerNorm without gain over the last axis of [N, len, D], as libnd4j's layer_norm (biased variance, no epsilon
-     * beyond 1e-12) but through {@link io.robustok.nn.LayerNorm#normalize}: in M2.1 layer_norm_bp is several times
-     * slower than the whole normalisation written with GEMMs and same-shape ops.
-     */
-    private SDVariable norm(SDVariable x, int d, int len) {
-        return io.robustok.nn.LayerNorm.normalize(sd, x.reshape(-1, d), d, LN_EPS).reshape(-1, len, d);
-    }
-
-    /** QK-norm: LayerNorm with gain and bias over each head's hd channels of [N * L, D]; returns [N * L * H, hd]. */
-    private SDVariable headNorm(SDVariable x, String prefix, int hd) {
-        return io.robustok.nn.LayerNorm.affine(sd, x.reshape(-1, hd), v(prefix + ".g"), v(prefix + ".b"), hd, LN_EPS);
     }
 
     private static SDVariable modulate(SDVariable x, SDVariable shift, SDVariable scale) {

@@ -392,7 +392,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
      * Fills pertIds / pertMask: for the images that drew any non-zero rank, one encoder forward on those images only
      * gives the similarities from which the r-th nearest codes are picked (see {@link LatentPerturbation}).
      */
-    private void perturbationInputs(Map<String, INDArray> ph, INDArray images, int[] ranks) {
+    void perturbationInputs(Map<String, INDArray> ph, INDArray images, int[] ranks) {
         int nT = cfg.tokens();
         int[] ids = new int[ranks.length];
         float[] mask = new float[ranks.length];
@@ -447,6 +447,10 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
 
     TokenizerConfig config() {
         return cfg;
+    }
+
+    SameDiff simsGraph() {
+        return simsGraph;
     }
 
     SameDiff recGraph() {

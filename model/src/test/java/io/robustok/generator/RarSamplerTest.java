@@ -76,6 +76,14 @@ class RarSamplerTest {
         SamplingConfig s = new SamplingConfig(1.0, 6.0, 1.0);
         assertEquals(1.0, s.scaleAt(0, 256), 1e-12);
         assertEquals(1 + 5 * (1 - Math.cos(Math.PI * 0.5)) / 2, s.scaleAt(128, 256), 1e-12);
+        // RAR-B's power 1.15 and RAR-L's 1.01 (SPEC section 5): s_t = 1 + (g - 1) (1 - cos(pi (t/256)^p)) / 2, values
+        // worked out independently: (64/256)^1.15 = 0.2030631, cos(pi x 0.2030631) = 0.8033234
+        SamplingConfig rarB = new SamplingConfig(1.02, 6.0, 1.15);
+        assertEquals(1 + 5.0 * (1 - 0.8033234) / 2, rarB.scaleAt(64, 256), 1e-6);
+        assertEquals(1 + 5.0 * (1 - Math.cos(Math.PI * Math.pow(200 / 256.0, 1.15))) / 2, rarB.scaleAt(200, 256), 1e-12);
+        SamplingConfig rarL = new SamplingConfig(1.04, 6.75, 1.01);
+        assertEquals(1 + 5.75 * (1 - Math.cos(Math.PI * Math.pow(0.5, 1.01))) / 2, rarL.scaleAt(128, 256), 1e-12);
+        assertTrue(rarB.scaleAt(128, 256) < new SamplingConfig(1.0, 6.0, 1.0).scaleAt(128, 256), "power > 1 delays the ramp");
     }
 
     @Test

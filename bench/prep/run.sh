@@ -19,4 +19,6 @@ echo "== codec: default (TurboJPEG when available)"
 java -Xmx2g -cp "$CP" io.robustok.data.PrepBench "$W/tiles/train" "$RUNS"
 echo "== codec: OpenCV (-Drobustok.turbojpeg=false)"
 java -Xmx2g -Drobustok.turbojpeg=false -cp "$CP" io.robustok.data.PrepBench "$W/tiles/train" "$RUNS"
+echo "== demo training transform (ImageBatcher, one thread)"
+java -Xmx1g -cp "$CP" io.robustok.data.ImageBatcherBench
 for m in decode reencode policy; do /usr/bin/python3 bench/prep/pillow_prep.py "$W/tiles/train" "$m" --runs "$RUNS"; done

@@ -449,6 +449,10 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         return cfg;
     }
 
+    SameDiff ganGraph() {
+        return ganGraph;
+    }
+
     SameDiff simsGraph() {
         return simsGraph;
     }

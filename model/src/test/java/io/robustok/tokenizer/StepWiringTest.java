@@ -7,6 +7,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -57,5 +58,49 @@ class StepWiringTest {
         assertEquals(ref.get("commit").getDouble(0), out.get("commit").getDouble(0), 1e-7);
         // and the perturbation did change what the decoder sees (an all-zero mask would not)
         assertTrue(!ref.get("zqDecoderInput").equalsWithEps(out.get("zqDecoderInput"), 1e-6));
+    }
+
+    /**
+     * The adaptive GAN weight the step computes from its probes (h^T dL/dy at the linear head) equals VQGAN's formula
+     * on the real weight gradients: ||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4) at the decoder head W, where dL_gan/dW is
+     * the GAN graph's head gradient minus the reconstruction graph's.
+     */
+    @Test
+    void adaptiveWeightIsTheRatioOfHeadGradientNorms() {
+        int batch = 4;
+        TokenizerConfig c = TestConfigs.tiny(batch).withGan(0, 1e-3, LatentPerturbation.Schedule.paper());
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 4);
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put("image", images);
+        w.perturbationInputs(ph, images, new int[batch * c.tokens()]);
+        String head = "decoder/head.w";
+        INDArray gRec = w.recGraph().calculateGradients(ph, List.of(head)).get(head);
+        Map<String, INDArray> gph = new HashMap<>(ph);
+        new DiffAugment(c.diffAug(), c.imageSize(), c.cutout()).draw(gph, "fake", batch, 3);
+        gph.put("ganWeight", Nd4j.scalar(1f));
+        var gan = w.ganGraph().calculateGradientsAndOutputs(gph, List.of("headIn"), List.of(head, "probeRec", "probeGan"));
+        INDArray gGan = gan.getGradients().get(head).sub(gRec);
+        double expected = Math.min(c.adaptiveMax(), gRec.norm2Number().doubleValue() / (gGan.norm2Number().doubleValue() + 1e-4));
+        double got = w.adaptiveWeight(gan.getOutputs().get("headIn"), gan.getGradients().get("probeRec"), gan.getGradients().get("probeGan"), 1.0);
+        assertEquals(expected, got, 1e-4 * expected);
+        assertTrue(expected > 0);
+    }
+
+    /** Tokenizer.encode / decode (what later stages use) compute the training graph's clean ids and reconstruction. */
+    @Test
+    void encodeAndDecodeAreTheTrainingGraphsIdsAndReconstruction() {
+        int batch = 4;
+        TokenizerConfig c = TestConfigs.tiny(batch);
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 6);
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put("image", images);
+        w.perturbationInputs(ph, images, new int[batch * c.tokens()]);
+        Map<String, INDArray> out = w.recGraph().output(ph, "ids", "recon");
+        Tokenizer tok = new Tokenizer(c, w.state().params(), 8, batch);
+        INDArray ids = tok.encode(images);
+        assertEquals(out.get("ids").castTo(ids.dataType()).reshape(batch, c.tokens()), ids);
+        assertTrue(out.get("recon").equalsWithEps(tok.decode(ids), 1e-5), "decode(encode(x)) is the training graph's clean reconstruction");
     }
 }

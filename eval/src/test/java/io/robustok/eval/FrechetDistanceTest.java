@@ -63,6 +63,22 @@ class FrechetDistanceTest {
     }
 
     @Test
+    void nonCommutingCovariancesMatchTheTwoByTwoClosedForm() {
+        // 2x2: S1 S2 has positive eigenvalues l1, l2 (it is similar to S1^1/2 S2 S1^1/2), so
+        // tr sqrt(S1 S2) = sqrt(l1) + sqrt(l2) = sqrt(tr(S1 S2) + 2 sqrt(det S1 det S2))
+        double[] s1 = {2.0, 0.5, 0.5, 1.0};
+        double[] s2 = {1.0, -0.3, -0.3, 3.0};
+        double[] mu1 = {0.1, -0.2}, mu2 = {0.4, 0.3};
+        double s1s2 = s1[0] * s2[1] + s1[1] * s2[3], s2s1 = s2[0] * s1[1] + s2[1] * s1[3];   // element [0][1] of each product
+        assertTrue(Math.abs(s1s2 - s2s1) > 0.1, "S1 and S2 do not commute");
+        double trProd = s1[0] * s2[0] + s1[1] * s2[2] + s1[2] * s2[1] + s1[3] * s2[3];
+        double det1 = s1[0] * s1[3] - s1[1] * s1[2], det2 = s2[0] * s2[3] - s2[1] * s2[2];
+        double trSqrt = Math.sqrt(trProd + 2 * Math.sqrt(det1 * det2));
+        double expected = 0.3 * 0.3 + 0.5 * 0.5 + (s1[0] + s1[3]) + (s2[0] + s2[3]) - 2 * trSqrt;
+        assertEquals(expected, FrechetDistance.compute(mu1, s1, mu2, s2), 1e-12 * Math.max(1, expected));
+    }
+
+    @Test
     void fewerSamplesThanDimensionsGivesFiniteValueAndZeroForItself() {
         int d = 256, n = 40;
         Random rnd = new Random(3);

@@ -49,6 +49,7 @@ final class WorkerPool {
 
     static void release(Lease<?> lease) {
         IDLE.get(lease.slot()).addFirst(lease.worker());
+        OffHeapCollector.JVM.maybeCollect();
     }
 
     /** Drops every cached worker of {@code workerKey} in this JVM (tests, and stages that change architecture). */

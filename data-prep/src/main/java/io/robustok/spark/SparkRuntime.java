@@ -2,6 +2,7 @@ package io.robustok.spark;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValue;
+import io.robustok.config.ConfigError;
 import io.robustok.config.Settings;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -45,6 +46,7 @@ public final class SparkRuntime {
         if (!conf.contains("spark.master")) conf.setMaster(s.getString("master"));
         conf.setIfMissing("spark.app.name", s.getString("app-name") + "-" + settings.config().getString("run.name"));
         String master = conf.get("spark.master");
+        checkMaster(master);
         boolean local = master.startsWith("local");
         conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
         // ND4J's registrator (when present) plus Java serialization for records
@@ -69,6 +71,24 @@ public final class SparkRuntime {
         log.info("spark: master={} defaultParallelism={} workers={}", master,
                 session.sparkContext().defaultParallelism(), workers(settings, session));
         return session;
+    }
+
+    /**
+     * A cluster master this process cannot reach by itself (YARN or Kubernetes without Spark's cluster manager
+     * on the classpath, i.e. not started by spark-submit) is one line saying how to run, not a stack trace
+     * ("Could not parse Master URL: 'yarn'").
+     */
+    static void checkMaster(String master) {
+        String manager = master.equals("yarn") ? "org.apache.spark.deploy.yarn.YarnClusterManager"
+                : master.startsWith("k8s://") ? "org.apache.spark.scheduler.cluster.k8s.KubernetesClusterManager" : null;
+        if (manager == null) return;
+        try {
+            Class.forName(manager, false, SparkRuntime.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new ConfigError("spark.master = " + master + " is a cluster: submit the stage there with deploy/submit.sh "
+                    + "(SPARK_MASTER=" + master + " deploy/submit.sh <stage> --conf ...; deploy/README.md), or try it on this "
+                    + "machine with spark.master=\"local[*]\"");
+        }
     }
 
     /**

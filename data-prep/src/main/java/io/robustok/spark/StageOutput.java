@@ -34,6 +34,7 @@ public final class StageOutput {
     private final Path finalDir;
     private final Path tmpDir;
     private final FileSystem fs;
+    private final long started = System.nanoTime();
 
     private StageOutput(Path finalDir, Path tmpDir, FileSystem fs) {
         this.finalDir = finalDir;
@@ -137,6 +138,8 @@ public final class StageOutput {
         done.put("config_sha256", settings.hash());
         done.put("revision", Provenance.revision());
         done.put("finished", Instant.now().toString());
+        // from begin() to commit: this run's share when a training stage resumed
+        done.put("wall_s", Math.round((System.nanoTime() - started) / 1e8) / 10.0);
         done.put("overrides", settings.differencesFromDefaults());
         done.putAll(provenance);
         writeJson(COMPLETE, done);

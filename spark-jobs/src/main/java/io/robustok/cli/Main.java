@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * {@code robustok <stage> [--conf FILE] [--force] [key=value ...] [stage args]}.
  * Exit codes: 0 done (or skipped: output complete), 1 bad input or failure (one line on stderr saying why),
- * 2 usage.
+ * 2 usage; {@code robustok status} exits 3 when the run is not complete.
  */
 public final class Main {
     private Main() {
@@ -39,6 +39,7 @@ public final class Main {
             usage(out, stages);
             return args.length == 0 ? 2 : 0;
         }
+        if (args[0].equals("status")) return status(args, out, err);
         Stage stage = stages.get(args[0]);
         if (stage == null) {
             err.println("robustok: unknown stage '" + args[0] + "'" + suggest(args[0], stages)
@@ -99,6 +100,29 @@ public final class Main {
         }
     }
 
+    /** {@code robustok status [--conf FILE] [key=value ...]}: see {@link Status}. */
+    private static int status(String[] args, PrintStream out, PrintStream err) {
+        File conf = null;
+        List<String> overrides = new ArrayList<>();
+        try {
+            for (int i = 1; i < args.length; i++) {
+                String a = args[i];
+                if (a.equals("--conf") && i + 1 < args.length) conf = resolveConf(args[++i]);
+                else if (a.startsWith("--conf=")) conf = resolveConf(a.substring(7));
+                else if (isKeyValue(a)) overrides.add(a);
+                else {
+                    err.println("usage: robustok status [--conf FILE] [key=value ...]   (exit 0: run complete, "
+                            + Status.INCOMPLETE + ": not complete, 1: bad input)");
+                    return 2;
+                }
+            }
+            return Status.print(Settings.load(conf, overrides), out);
+        } catch (ConfigError | UserError e) {
+            err.println("robustok status: " + e.getMessage());
+            return 1;
+        }
+    }
+
     private static boolean isKeyValue(String a) {
         int eq = a.indexOf('=');
         return eq > 0 && a.substring(0, eq).matches("[A-Za-z0-9_.\"-]+") && !a.startsWith("-");
@@ -142,10 +166,12 @@ public final class Main {
         out.println();
         out.println("stages:");
         for (Stage s : stages.values()) out.printf("  %-18s %s%n", s.name(), s.summary());
+        out.printf("  %-18s %s%n", "status", "one line per stage: complete / partial / missing / stale (exit 0 when complete, "
+                + Status.INCOMPLETE + " when not)");
         out.println();
         out.println("--conf FILE   experiment config (HOCON) that includes defaults.conf; default: defaults alone");
         out.println("--force       redo the stage even if its complete output exists");
         out.println("key=value     override any key of conf/defaults.conf, e.g. trainer.averaging-frequency=5");
-        out.println("Exit codes: 0 done or skipped, 1 bad input or failure (reason on stderr), 2 usage.");
+        out.println("Exit codes: 0 done or skipped, 1 bad input or failure (reason on stderr), 2 usage, 3 (status) run not complete.");
     }
 }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.robustok.cli.Main;
 import io.robustok.cli.Stage;
 import io.robustok.cli.StageContext;
+import io.robustok.report.EvalTable;
+import io.robustok.report.RunReport;
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -22,7 +24,8 @@ import java.util.Map;
 
 /**
  * Summarises a run: every committed stage output under run.out (its provenance) and every evaluation
- * result ({@code eval/*.json}), as report.md and report.json in {@code run.out/report}; prints the markdown.
+ * result ({@code eval/*.json}), as report.md, report.json and the HTML page index.html (charts, image grids,
+ * provenance; {@link RunReport}) in {@code run.out/report}; prints the markdown.
  */
 public final class ReportStage implements Stage {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -84,24 +87,17 @@ public final class ReportStage implements Stage {
             md.append("\nImages (under the output root): ").append(String.join(", ", images)).append('\n');
         }
         md.append("\n## Metrics\n\n");
-        if (results.isEmpty()) {
-            md.append("(no evaluation results yet)\n");
-        } else {
-            md.append("| metric | value | params | feature extractor | samples | source |\n|---|---|---|---|---|---|\n");
-            for (JsonNode r : results) {
-                md.append("| ").append(r.path("metric").asText()).append(" | ").append(fmt(r.path("value")))
-                        .append(" | ").append(params(r.path("params"))).append(" | ")
-                        .append(r.path("feature_extractor").asText("")).append(" | ")
-                        .append(r.path("samples").asText("")).append(" | ").append(r.path("_file").asText()).append(" |\n");
-            }
-        }
+        if (results.isEmpty()) md.append("(no evaluation results yet)\n");
+        for (EvalTable t : EvalTable.group(results)) md.append(t.markdown());
         md.append(io.robustok.jobs.posttrain.PostTrainReport.section(fs, root));
         StageOutput out = StageOutput.begin(root + "/report");
         out.writeText("report.md", md.toString());
         out.writeJson("report.json", Map.of("stages", stages, "results", results));
+        out.writeText("index.html", RunReport.read(root, fs).html(ctx.settings().config().getString("run.name"),
+                java.time.Instant.now().toString()));
         out.commit(name(), ctx.settings(), Map.of());
         System.out.println(md);
-        System.out.println("report: " + root + "/report/report.md");
+        System.out.println("report: " + root + "/report/report.md, " + root + "/report/index.html");
     }
 
     private static void collectResults(FileSystem fs, Path dir, List<JsonNode> results) throws IOException {
@@ -165,20 +161,9 @@ public final class ReportStage implements Stage {
         return out;
     }
 
-    private static String params(JsonNode p) {
-        if (!p.isObject()) return "";
-        List<String> kv = new ArrayList<>();
-        p.fields().forEachRemaining(e -> kv.add(e.getKey() + "=" + e.getValue().asText()));
-        return String.join(", ", kv).replace("|", "/");
-    }
-
     private static JsonNode read(FileSystem fs, Path p) throws IOException {
         try (InputStream in = fs.open(p)) {
             return JSON.readTree(new String(in.readAllBytes(), StandardCharsets.UTF_8));
         }
-    }
-
-    private static String fmt(JsonNode v) {
-        return v.isNumber() ? String.format("%.4f", v.asDouble()) : v.asText();
     }
 }

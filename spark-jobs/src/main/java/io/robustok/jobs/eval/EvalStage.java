@@ -104,6 +104,21 @@ public final class EvalStage implements Stage {
     }
 
     @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        return List.of(c.getString("run.out") + "/" + OUT);
+    }
+
+    @Override
+    public List<String> after() {
+        return List.of("prep", "train-tokenizer", "train-generator", "train-features");
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("eval");
+    }
+
+    @Override
     public void run(StageContext ctx) throws Exception {
         EvalSettings es = EvalSettings.from(ctx.settings());
         List<String> args = ctx.args();

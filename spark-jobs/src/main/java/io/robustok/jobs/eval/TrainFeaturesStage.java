@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.List;
 
 /**
  * train-features: the feature network that defines FID / IS / precision / recall (SPEC sections 7 and 9).
@@ -39,6 +40,17 @@ public final class TrainFeaturesStage implements Stage {
     @Override
     public String summary() {
         return "feature network for FID/IS/precision/recall (demo CNN via DL4J Spark; inception: checks the graph file)";
+    }
+
+    @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        // inception: a graph file to check, nothing to train
+        return c.getString("eval.feature-extractor").equals("demo") ? List.of(c.getString("eval.feature-net.dir")) : List.of();
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("eval.feature-extractor", "eval.feature-net", "run.seed");
     }
 
     @Override

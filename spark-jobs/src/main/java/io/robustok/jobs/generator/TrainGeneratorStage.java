@@ -57,6 +57,21 @@ public final class TrainGeneratorStage implements Stage {
     }
 
     @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        return List.of(c.getString("run.out") + "/" + OUT);
+    }
+
+    @Override
+    public List<String> after() {
+        return List.of("train-tokenizer", "tokenize");
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("generator", "trainer", "run.seed");
+    }
+
+    @Override
     public void run(StageContext ctx) throws Exception {
         String outDir = ctx.path(OUT);
         if (StageOutput.isComplete(outDir) && !ctx.force()) {

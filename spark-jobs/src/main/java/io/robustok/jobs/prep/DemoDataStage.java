@@ -6,6 +6,7 @@ import io.robustok.cli.StageContext;
 import io.robustok.cli.UserError;
 import io.robustok.data.FashionMnistImageFolder;
 import io.robustok.data.PrepInputException;
+import java.util.List;
 
 /**
  * {@code robustok demo-data}: Fashion-MNIST (Debian package dataset-fashion-mnist, data.fashion-mnist) written
@@ -26,6 +27,17 @@ public final class DemoDataStage implements Stage {
     @Override
     public String summary() {
         return "Fashion-MNIST (Debian package) written as ImageFolder train/val, 10 classes (data.imagefolder)";
+    }
+
+    @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        // not a demo config: nothing to write
+        return c.getString("data.fashion-mnist").isBlank() ? List.of() : List.of(c.getString("data.imagefolder"));
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("data.fashion-mnist", "data.imagefolder");
     }
 
     @Override

@@ -10,6 +10,7 @@ import io.robustok.data.PrepInputException;
 import io.robustok.spark.StageOutput;
 
 import java.util.Map;
+import java.util.List;
 
 /**
  * {@code robustok prep}: ImageFolder (prep.input) to Parquet shards, class index, manifest and rejects
@@ -30,6 +31,21 @@ public final class PrepStage implements Stage {
     @Override
     public String summary() {
         return "ImageFolder -> Parquet shards + class index + manifest + rejects (prep.output)";
+    }
+
+    @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        return List.of(c.getString("prep.output"));
+    }
+
+    @Override
+    public List<String> after() {
+        return List.of("demo-data");
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("prep", "data.image-size", "data.max-scale");
     }
 
     @Override

@@ -6,11 +6,13 @@
 #   DEPLOY_MODE       client | cluster (default client)
 #   EXECUTORS         number of executors = GPUs = parameter-averaging workers (default 8)
 #   EXECUTOR_CORES    cores per executor (default 8); EXECUTOR_MEMORY (default 48g); GPU=1 to ask for one GPU each
+#   GPU_DISCOVERY     the executors' GPU discovery script (default deploy/gpu-discovery.sh of this checkout: the
+#                     same path must exist on every executor host, e.g. /opt/robustok/deploy in the image)
 #   JAR               default spark-jobs/target/robustok-cluster.jar (build: mvn -B -Pcluster,cuda package -DskipTests)
 #   EXTRA             more spark-submit arguments
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n 2,12p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
 : "${SPARK_MASTER:?set SPARK_MASTER (spark://host:7077, yarn or k8s://...)}"
 JAR="${JAR:-$ROOT/spark-jobs/target/robustok-cluster.jar}"
 [ -f "$JAR" ] || { echo "submit: $JAR missing: build it with mvn -B -Pcluster,cuda package -DskipTests" >&2; exit 1; }
@@ -21,7 +23,7 @@ if [ "${GPU:-1}" = 1 ]; then
   # one task per GPU: the parameter-averaging worker picks its device from the task's resource addresses
   GPU_ARGS=(--conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1
             --conf "spark.task.cpus=${EXECUTOR_CORES:-8}"
-            --conf "spark.executor.resource.gpu.discoveryScript=${GPU_DISCOVERY:-/opt/spark/examples/src/main/scripts/getGpusResources.sh}")
+            --conf "spark.executor.resource.gpu.discoveryScript=${GPU_DISCOVERY:-$ROOT/deploy/gpu-discovery.sh}")
 fi
 stage="$1"; shift
 # shellcheck disable=SC2086

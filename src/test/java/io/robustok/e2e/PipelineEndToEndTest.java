@@ -108,11 +108,120 @@ class PipelineEndToEndTest {
         for (String o : OUTPUTS) assertTrue(report.contains(o), "report lists " + o + ":\n" + report);
         assertTrue(report.contains("rfid") && report.contains("gfid"), "report carries the metrics:\n" + report);
         assertTrue(report.contains("Post-training: before and after"), "report compares the decoders:\n" + report);
+        // metrics grouped by evaluation: the pFID table has one row per alpha, delta said once above it
+        assertTrue(report.contains("### eval/pfid.json") && report.contains("| alpha | pfid |"), report);
+        assertTrue(report.contains("| 0.25 |") && report.contains("| 1 |"), report);
+        htmlReportRendersInChromium();
+
+        // status: every stage complete (demo-data has nothing to do here), exit 0
+        StatusRun done = status();
+        assertEquals(0, done.rc, done.out);
+        for (String s : List.of("prep", "train-tokenizer", "tokenize", "train-generator", "train-features", "eval")) {
+            assertTrue(done.line(s).startsWith(s) && done.line(s).contains(" complete "), done.out);
+        }
+        assertTrue(done.line("demo-data").contains("not used"), done.out);
+        assertTrue(done.line("train-tokenizer").contains("val PSNR"), done.out);
+        assertTrue(done.line("eval").contains("rFID") && done.line("eval").contains("gFID"), done.out);
+
+        // a changed tokenizer key: the tokenizer and everything that read it is stale, the rest complete, exit 3
+        StatusRun changed = status("tokenizer.codebook-size=32");
+        assertEquals(3, changed.rc, changed.out);
+        assertTrue(changed.line("train-tokenizer").contains(" stale ")
+                && changed.line("train-tokenizer").contains("tokenizer.codebook-size = 32 (was 64)"), changed.out);
+        for (String s : List.of("tokenize", "train-generator", "eval")) {
+            assertTrue(changed.line(s).contains(" stale ") && changed.line(s).contains("is stale"), changed.out);
+        }
+        for (String s : List.of("prep", "train-features")) assertTrue(changed.line(s).contains(" complete "), changed.out);
 
         // a rerun finds every output complete and rewrites none of them
         Map<String, String> before = completionMarkers();
         assertEquals(0, robustok("pipeline"), "rerun exit code");
         assertEquals(before, completionMarkers(), "rerun skipped finished stages");
+    }
+
+    record StatusRun(int rc, String out) {
+        String line(String stage) {
+            return out.lines().filter(l -> l.startsWith(stage + " ")).findFirst().orElse("(no line for " + stage + ")");
+        }
+    }
+
+    static StatusRun status(String... extra) {
+        return statusOf(args, extra);
+    }
+
+    static StatusRun statusOf(List<String> base, String... extra) {
+        List<String> a = new ArrayList<>(List.of("status"));
+        a.addAll(base);
+        a.addAll(List.of(extra));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int rc = Main.run(a.toArray(new String[0]), new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        String text = out.toString(StandardCharsets.UTF_8);
+        System.out.print(text);
+        return new StatusRun(rc, text);
+    }
+
+    /**
+     * report/index.html in headless Chromium: every image decodes, no script error; the charts of both training
+     * stages, the pFID curve, gFID by guidance, the image grids and every output's provenance are on the page.
+     * The screenshot stays next to the report and, with the page, under target/browser-check/ for a person.
+     */
+    static void htmlReportRendersInChromium() throws Exception {
+        Path page = run.resolve("report").resolve("index.html");
+        assertTrue(Files.isRegularFile(page), "report/index.html written");
+        HeadlessChromium chromium = HeadlessChromium.find();
+        if (chromium == null) {
+            System.err.println("SKIPPED browser check of " + page + ": " + HeadlessChromium.missingReason());
+            return;
+        }
+        Path work = Files.createDirectories(tmp.resolve("chromium"));
+        HeadlessChromium.Render r = chromium.render(page, work);
+        String check = r.htmlAttribute("data-check");
+        assertTrue(check != null && check.startsWith("ok "), "every image decoded: " + check);
+        assertTrue(Integer.parseInt(check.split(" ")[1]) >= 12, "charts and grids on the page: " + check);
+        assertEquals(null, r.htmlAttribute("data-errors"), "no script or resource error");
+        assertTrue(r.consoleErrors().isEmpty(), "console errors: " + r.consoleErrors());
+        for (String alt : List.of("tokenizer: loss terms", "tokenizer: PSNR (dB)", "tokenizer: codebook usage",
+                "tokenizer: gradient norm", "tokenizer: learning rate", "tokenizer: throughput", "tokenizer: val_psnr per epoch",
+                "generator: loss terms", "generator: validation loss vs unigram entropy", "pFID over alpha",
+                "gFID by guidance", "Inception Score by guidance", "tokenizer/val-grid.png", "generator/samples.png",
+                "eval/samples-")) {
+            assertTrue(r.dom().contains("alt=\"" + alt), "page shows " + alt);
+        }
+        for (String o : OUTPUTS) assertTrue(r.dom().contains("<summary><b>" + o + "</b>"), "provenance of " + o);
+        Path shot = run.resolve("report").resolve("screenshot.png");
+        chromium.screenshot(page, shot, 1280, 2400, work);
+        java.awt.image.BufferedImage img = ImageIO.read(shot.toFile());
+        assertEquals(1280, img.getWidth());
+        Path keep = Files.createDirectories(Path.of("target", "browser-check"));
+        Files.copy(page, keep.resolve("index.html"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(shot, keep.resolve("screenshot.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        System.out.println("browser check: " + check + "; screenshot " + keep.resolve("screenshot.png").toAbsolutePath());
+    }
+
+    @Test
+    void statusOfARunStoppedInsideTheTokenizer() throws Exception {
+        // a second run over the same images that stops after the tokenizer's first rounds, as if killed there
+        // after its first checkpoint, and an uncommitted tokenize output of a run killed while writing
+        Path half = tmp.resolve("half");
+        List<String> base = new ArrayList<>(args);
+        base.add("run.out=" + half);
+        List<String> a = new ArrayList<>(List.of("train-tokenizer"));
+        a.addAll(base);
+        a.addAll(List.of("tokenizer.trainer.checkpoint-every=1", "tokenizer.trainer.stop-after-rounds=1"));
+        List<String> p = new ArrayList<>(List.of("prep"));
+        p.addAll(base);
+        assertEquals(0, Main.run(p.toArray(new String[0]), System.out, System.err));
+        assertEquals(0, Main.run(a.toArray(new String[0]), System.out, System.err));
+        assertTrue(!Files.exists(half.resolve("tokenizer")), "the tokenizer did not commit");
+        Files.createDirectories(half.resolve("tokens._tmp-1234abcd"));
+
+        StatusRun st = statusOf(base);
+        assertEquals(3, st.rc, st.out);
+        assertTrue(st.line("prep").contains(" complete "), st.out);
+        assertTrue(st.line("train-tokenizer").contains(" partial ") && st.line("train-tokenizer").contains("round-00000001")
+                && st.line("train-tokenizer").contains("step "), st.out);
+        assertTrue(st.line("tokenize").contains(" partial ") && st.line("tokenize").contains("uncommitted"), st.out);
+        for (String s : List.of("train-generator", "train-features", "eval")) assertTrue(st.line(s).contains(" missing "), st.out);
     }
 
     @Test

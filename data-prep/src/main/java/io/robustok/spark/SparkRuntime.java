@@ -36,6 +36,9 @@ public final class SparkRuntime {
             "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED", "-Djdk.reflect.useDirectMethodHandle=false",
             "-Dio.netty.tryReflectionSetAccessible=true");
 
+    /** The context the progress reporter listens to (one reporter per context). */
+    private static org.apache.spark.SparkContext progressOn;
+
     private SparkRuntime() {
     }
 
@@ -68,6 +71,12 @@ public final class SparkRuntime {
         }
         SparkSession session = SparkSession.builder().config(conf).getOrCreate();
         session.sparkContext().setLogLevel("WARN");
+        synchronized (SparkRuntime.class) {
+            if (progressOn != session.sparkContext()) {
+                JobProgress.install(session.sparkContext(), settings.config().getLong("run.progress-seconds"));
+                progressOn = session.sparkContext();
+            }
+        }
         log.info("spark: master={} defaultParallelism={} workers={}", master,
                 session.sparkContext().defaultParallelism(), workers(settings, session));
         return session;

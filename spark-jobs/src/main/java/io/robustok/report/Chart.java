@@ -3,7 +3,7 @@ package io.robustok.report;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
-import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.LogarithmicAxis;
 import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
@@ -152,11 +152,17 @@ public final class Chart {
                     : new BasicStroke(1.5f));
         }
         plot.setRenderer(r);
-        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        NumberAxis range = (NumberAxis) plot.getRangeAxis();
+        range.setAutoRangeIncludesZero(false);
+        // a flat curve gets a readable axis (+-5 % of its value) instead of ticks that differ in the 7th digit
+        double scale = 0;
+        for (Series s : series) for (double v : s.y()) if (Double.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+        range.setAutoRangeMinimumSize(scale > 0 ? scale * 0.1 : 1e-9);
         ((NumberAxis) plot.getDomainAxis()).setAutoRangeIncludesZero(false);
         if (logY && allPositive && data.getItemCount(0) > 0) {
-            LogAxis axis = new LogAxis(yLabel);
-            axis.setSmallestValue(1e-12);
+            LogarithmicAxis axis = new LogarithmicAxis(yLabel);
+            axis.setStrictValuesFlag(false);
+            axis.setAutoRangeNextLogFlag(false);
             plot.setRangeAxis(axis);
         }
         return chart;

@@ -145,7 +145,7 @@ public final class HtmlPage {
     public HtmlPage pictures(List<Picture> pictures) {
         if (pictures.isEmpty()) return this;
         body.append("<div class=\"grid\">\n");
-        for (Picture p : pictures) figure("picture", p.name(), p.png(), p.caption());
+        for (Picture p : pictures) figure("picture", p.name(), p.png(), p.caption() == null ? "" : p.caption());
         body.append("</div>\n");
         return this;
     }
@@ -202,8 +202,11 @@ public final class HtmlPage {
     private void figure(String kind, String name, byte[] png, String caption) {
         body.append("<figure class=\"").append(kind).append("\"><img alt=\"").append(esc(name))
                 .append("\" src=\"data:image/png;base64,").append(Base64.getEncoder().encodeToString(png)).append("\">");
-        body.append("<figcaption>").append(esc(caption == null || caption.isEmpty() ? name : name + ": " + caption))
-                .append("</figcaption></figure>\n");
+        // a chart's title is in the picture; a grid is named by its file and described by its caption
+        if (caption != null) {
+            body.append("<figcaption>").append(esc(caption.isEmpty() ? name : name + ": " + caption)).append("</figcaption>");
+        }
+        body.append("</figure>\n");
     }
 
     /** Paths and provenance records a stage read: top-level strings that look like paths, objects with a path. */

@@ -74,6 +74,8 @@ public final class RunReport {
                 r.outputs.add(new Output(name, null, files));
             }
         }
+        // in the order the stages finished (the pipeline's order), training still running last
+        r.outputs.sort(Comparator.comparing((Output o) -> o.complete() ? o.done().path("finished").asText() : "~"));
         return r;
     }
 

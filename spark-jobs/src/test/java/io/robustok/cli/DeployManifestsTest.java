@@ -45,6 +45,29 @@ class DeployManifestsTest {
     }
 
     @Test
+    void gpuDiscoveryScriptPrintsSparksResourceJson(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        // a host with two GPUs: nvidia-smi as the script calls it
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path smi = bin.resolve("nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\n[ \"$1 $2\" = \"--query-gpu=index --format=csv,noheader\" ] || exit 9\nprintf '0\\n1\\n'\n");
+        assertTrue(smi.toFile().setExecutable(true));
+        com.fasterxml.jackson.databind.JsonNode two = discover(bin + ":/usr/bin:/bin");
+        assertEquals("gpu", two.path("name").asText());
+        assertEquals("[\"0\",\"1\"]", two.path("addresses").toString());
+        // no nvidia-smi: valid JSON with no address
+        assertEquals("[]", discover("/usr/bin:/bin").path("addresses").toString());
+    }
+
+    static com.fasterxml.jackson.databind.JsonNode discover(String path) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("deploy/gpu-discovery.sh").toString());
+        pb.environment().put("PATH", path);
+        Process p = pb.redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor());
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(out);
+    }
+
+    @Test
     void dagAndManifestsCarryEveryStageWithItsDeclaredInputs() throws Exception {
         List<String> pipeline = new ArrayList<>();
         Map<String, Set<String>> declared = new LinkedHashMap<>();

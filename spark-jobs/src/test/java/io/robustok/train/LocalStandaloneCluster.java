@@ -24,8 +24,26 @@ public final class LocalStandaloneCluster implements AutoCloseable {
     private final List<Process> processes = new ArrayList<>();
 
     public LocalStandaloneCluster(int workers, int cores, String workerMemory) throws IOException, InterruptedException {
+        this(workers, cores, workerMemory, false);
+    }
+
+    /**
+     * With {@code distribution}, SPARK_HOME/jars holds (links to) this JVM's library jars except the project's own,
+     * as a Spark distribution's jars/ would: executors then get Spark from there and the project's code only from
+     * the application jar a spark-submit ships (see SparkSubmitTest).
+     */
+    public LocalStandaloneCluster(int workers, int cores, String workerMemory, boolean distribution)
+            throws IOException, InterruptedException {
         home = Files.createTempDirectory("spark-standalone");
         Files.createDirectories(home.resolve("jars"));
+        if (distribution) {
+            for (String e : classPath().split(File.pathSeparator)) {
+                Path jar = Path.of(e);
+                if (!e.endsWith(".jar") || e.contains("/io/robustok/") || !Files.isRegularFile(jar)) continue;
+                Path link = home.resolve("jars").resolve(jar.getFileName());
+                if (!Files.exists(link)) Files.createSymbolicLink(link, jar);
+            }
+        }
         Files.createDirectories(home.resolve("work"));
         port = freePort();
         // an interrupted benchmark or test run must not leave Spark daemons behind
@@ -41,6 +59,11 @@ public final class LocalStandaloneCluster implements AutoCloseable {
                     "--memory", workerMemory, "--webui-port", Integer.toString(freePort()),
                     "--work-dir", home.resolve("work").toString(), masterUrl());
         }
+    }
+
+    /** The SPARK_HOME of the daemons (a spark-submit against this cluster uses the same). */
+    public Path home() {
+        return home;
     }
 
     public String masterUrl() {

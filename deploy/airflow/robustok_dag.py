@@ -64,6 +64,8 @@ with DAG(
     train_tokenizer = stage("train-tokenizer")
     tokenize = stage("tokenize")
     train_generator = stage("train-generator")
+    pair_tokens = stage("pair-tokens")
+    post_train = stage("post-train")
     train_features = stage("train-features")
     eval = stage("eval")
     report = stage("report")
@@ -74,6 +76,14 @@ with DAG(
     train_tokenizer >> tokenize
     train_tokenizer >> train_generator
     tokenize >> train_generator
+    prep >> pair_tokens
+    train_tokenizer >> pair_tokens
+    tokenize >> pair_tokens
+    train_generator >> pair_tokens
+    prep >> post_train
+    train_tokenizer >> post_train
+    train_generator >> post_train
+    pair_tokens >> post_train
     prep >> eval
     train_tokenizer >> eval
     train_generator >> eval
@@ -83,5 +93,7 @@ with DAG(
     train_tokenizer >> report
     tokenize >> report
     train_generator >> report
+    pair_tokens >> report
+    post_train >> report
     train_features >> report
     eval >> report

@@ -116,7 +116,8 @@ class PipelineEndToEndTest {
         // status: every stage complete (demo-data has nothing to do here), exit 0
         StatusRun done = status();
         assertEquals(0, done.rc, done.out);
-        for (String s : List.of("prep", "train-tokenizer", "tokenize", "train-generator", "train-features", "eval")) {
+        for (String s : List.of("prep", "train-tokenizer", "tokenize", "train-generator", "pair-tokens", "post-train",
+                "train-features", "eval")) {
             assertTrue(done.line(s).startsWith(s) && done.line(s).contains(" complete "), done.out);
         }
         assertTrue(done.line("demo-data").contains("not used"), done.out);
@@ -128,7 +129,7 @@ class PipelineEndToEndTest {
         assertEquals(3, changed.rc, changed.out);
         assertTrue(changed.line("train-tokenizer").contains(" stale ")
                 && changed.line("train-tokenizer").contains("tokenizer.codebook-size = 32 (was 64)"), changed.out);
-        for (String s : List.of("tokenize", "train-generator", "eval")) {
+        for (String s : List.of("tokenize", "train-generator", "pair-tokens", "post-train", "eval")) {
             assertTrue(changed.line(s).contains(" stale ") && changed.line(s).contains("is stale"), changed.out);
         }
         for (String s : List.of("prep", "train-features")) assertTrue(changed.line(s).contains(" complete "), changed.out);
@@ -182,7 +183,7 @@ class PipelineEndToEndTest {
         assertTrue(r.consoleErrors().isEmpty(), "console errors: " + r.consoleErrors());
         for (String alt : List.of("tokenizer: loss terms", "tokenizer: PSNR (dB)", "tokenizer: codebook usage",
                 "tokenizer: gradient norm", "tokenizer: learning rate", "tokenizer: throughput", "tokenizer: val_psnr per epoch",
-                "generator: loss terms", "generator: validation loss vs unigram entropy", "pFID over alpha",
+                "generator: loss terms", "generator: validation loss vs unigram entropy", "posttrain: loss terms", "pFID over alpha",
                 "gFID by guidance", "Inception Score by guidance", "tokenizer/val-grid.png", "generator/samples.png",
                 "eval/samples-")) {
             assertTrue(r.dom().contains("alt=\"" + alt), "page shows " + alt);
@@ -221,7 +222,9 @@ class PipelineEndToEndTest {
         assertTrue(st.line("train-tokenizer").contains(" partial ") && st.line("train-tokenizer").contains("round-00000001")
                 && st.line("train-tokenizer").contains("step "), st.out);
         assertTrue(st.line("tokenize").contains(" partial ") && st.line("tokenize").contains("uncommitted"), st.out);
-        for (String s : List.of("train-generator", "train-features", "eval")) assertTrue(st.line(s).contains(" missing "), st.out);
+        for (String s : List.of("train-generator", "pair-tokens", "post-train", "train-features", "eval")) {
+            assertTrue(st.line(s).contains(" missing "), st.out);
+        }
     }
 
     @Test

@@ -75,6 +75,21 @@ public final class PairTokensStage implements Stage {
     }
 
     @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        return List.of(c.getString("run.out") + "/" + OUT);
+    }
+
+    @Override
+    public List<String> after() {
+        return List.of("prep", "train-tokenizer", "tokenize", "train-generator");
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("posttrain.pairs", "posttrain.sigma", "posttrain.seed", "posttrain.pair-batch", "posttrain.sampling", "tokenize.train-crops");
+    }
+
+    @Override
     public void run(StageContext ctx) throws Exception {
         String outDir = ctx.path(OUT);
         if (StageOutput.isComplete(outDir) && !ctx.force()) {

@@ -69,6 +69,21 @@ public final class PostTrainStage implements Stage {
     }
 
     @Override
+    public List<String> outputs(com.typesafe.config.Config c) {
+        return List.of(c.getString("run.out") + "/" + OUT);
+    }
+
+    @Override
+    public List<String> after() {
+        return List.of("prep", "train-tokenizer", "train-generator", "pair-tokens");
+    }
+
+    @Override
+    public List<String> configPaths() {
+        return List.of("posttrain", "trainer");
+    }
+
+    @Override
     public void run(StageContext ctx) throws Exception {
         String outDir = ctx.path(OUT);
         if (StageOutput.isComplete(outDir) && !ctx.force()) {

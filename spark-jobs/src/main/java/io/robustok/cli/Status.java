@@ -189,6 +189,10 @@ public final class Status {
                     d.path("global_step").asText(), d.path("final_val_loss").asDouble(), d.path("unigram_entropy").asDouble());
             case "train-features" -> String.format(Locale.ROOT, "test accuracy %.4f", d.path("test_accuracy").asDouble());
             case "tokenize" -> "rows " + d.path("rows");
+            case "pair-tokens" -> String.format(Locale.ROOT, "%s pairs, sigma %s, kept fraction %.3f", d.path("stats").path("pairs").asText(),
+                    d.path("sigma").asText(), d.path("stats").path("kept_fraction").asDouble());
+            case "post-train" -> String.format(Locale.ROOT, "step %s, val PSNR %.2f dB", d.path("global_step").asText(),
+                    d.path("final_val").path("val_psnr").asDouble());
             case "prep" -> d.path("rows").asText() + " rows, " + d.path("rejects").asText() + " rejects";
             case "eval" -> evalHeadline(d.path("summary"));
             default -> "committed";

@@ -225,6 +225,14 @@ public final class RunReport {
             keys.remove("unigram_entropy");
         }
         for (String k : keys) charts.add(Chart.line(name + ": " + k + " per epoch", "epoch", k).series(k, epoch, column(rows, k)));
+        // a validation before training (epoch 0, as post-train writes it) against the last one
+        if (rows.size() > 1 && rows.get(0).path("epoch").asInt(-1) == 0) {
+            for (String k : keys) {
+                double[] v = column(rows, k);
+                charts.add(Chart.bars(name + ": " + k + " before and after training", k)
+                        .bar(k, "before (epoch 0)", v[0]).bar(k, "after (epoch " + (long) epoch[epoch.length - 1] + ")", v[v.length - 1]));
+            }
+        }
         return charts;
     }
 

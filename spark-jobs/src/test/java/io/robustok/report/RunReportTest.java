@@ -74,6 +74,7 @@ class RunReportTest {
         png(run.resolve("eval/pfid-curve.png"));
         // a training stage still running: its log only
         write(run.resolve("tokenizer.post.train/metrics.jsonl"), rounds(3, ""));
+        write(run.resolve("tokenizer.post.train/val.jsonl"), "{\"epoch\":0,\"val_psnr\":15.0}\n{\"epoch\":1,\"val_psnr\":15.4}\n");
         return run;
     }
 
@@ -99,7 +100,7 @@ class RunReportTest {
                 "tokenizer: throughput", "tokenizer: round time", "tokenizer: schedules and other terms",
                 "tokenizer: val_psnr per epoch", "tokenizer: val_usage per epoch", "tokenizer/val-grid.png",
                 "generator: token accuracy", "generator: validation loss vs unigram entropy", "generator/samples.png",
-                "tokenizer.post.train: loss terms", "gFID by guidance", "Inception Score by guidance", "eval/samples-g2.0.png")) {
+                "tokenizer.post.train: loss terms", "tokenizer.post.train: val_psnr before and after training", "gFID by guidance", "Inception Score by guidance", "eval/samples-g2.0.png")) {
             assertTrue(alts.contains(a), "page has " + a + ": " + alts);
         }
         assertTrue(alts.stream().anyMatch(a -> a.startsWith("pFID over alpha (eval/pfid.json")), alts.toString());

@@ -6,7 +6,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 W="$ROOT/bench/prep/work"          # ignored (work/)
 PER="${1:-100}"; RUNS="${2:-5}"
-[ -d "$W/tiles/train" ] || /usr/bin/python3 /work/shared/tools/photo_tiles.py "$W/tiles" --per-class "$PER" --classes 4
+# the images: JPEG tiles of real photographs at ImageNet sizes (bench/prep/make_tiles.py; Debian photographs)
+missing=()
+for p in python3-pil mate-backgrounds; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench/prep: installing ${missing[*]} (the tiles' photographs and Pillow)" >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+[ -d "$W/tiles/train" ] || /usr/bin/python3 "$ROOT/bench/prep/make_tiles.py" "$W/tiles" --per-class "$PER" --classes 4
 cd "$ROOT"
 mvn -B -o -q -pl core,data-prep install -DskipTests
 mvn -B -o -q -pl core,data-prep test-compile

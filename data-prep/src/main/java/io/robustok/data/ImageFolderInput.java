@@ -35,6 +35,8 @@ import java.util.TreeMap;
  */
 final class ImageFolderInput {
     private static final Logger log = LoggerFactory.getLogger(ImageFolderInput.class);
+    /** Interval of the listing's progress lines. */
+    private static final long PROGRESS_NANOS = 15_000_000_000L;
     static final String EXPECTED = "an ImageFolder root with train/<wnid>/*.JPEG and optionally val/<wnid>/*.JPEG "
             + "(or a flat val/ with prep.val-labels)";
 
@@ -290,11 +292,22 @@ final class ImageFolderInput {
         List<FileStatus> files = new ArrayList<>();
         java.util.ArrayDeque<Path> todo = new java.util.ArrayDeque<>();
         todo.add(dir);
+        long t0 = System.nanoTime(), next = t0 + PROGRESS_NANOS;
+        int listed = 0;
         while (!todo.isEmpty()) {
             for (FileStatus s : fs.listStatus(todo.poll())) {
                 if (!visible(s.getPath().getName())) continue;
                 if (s.isDirectory()) todo.add(s.getPath());
                 else files.add(s);
+            }
+            listed++;
+            long now = System.nanoTime();
+            if (now > next) {
+                // folders left x time per folder so far: ImageNet's 1000 class folders are known after the first listing
+                double secs = (now - t0) / 1e9;
+                log.info(String.format(java.util.Locale.ROOT, "prep: listing %s: %d files in %d of %d folders, %.0f files/s, eta %.0f s",
+                        dir, files.size(), listed, listed + todo.size(), files.size() / secs, secs / listed * todo.size()));
+                next = now + PROGRESS_NANOS;
             }
         }
         return files;

@@ -236,51 +236,82 @@ public final class RunReport {
         return charts;
     }
 
-    /** pFID over alpha (rFID at alpha 0), generation metrics by guidance, and every metric by source when compared. */
+    /** Results of the post-trained decoder: the eval stage writes them to {@code <name>-posttrain.json}. */
+    static final String POST = "-posttrain.json";
+
+    /** "before" / "after post-training" when the run has post-trained results, else "". */
+    private String variant(JsonNode r) {
+        boolean any = results.stream().anyMatch(x -> x.path("_file").asText().endsWith(POST));
+        if (!any) return "";
+        return r.path("_file").asText().endsWith(POST) ? "after post-training" : "before post-training";
+    }
+
+    /** The result's output directory and file without the post-training suffix: eval/pfid.json for both decoders. */
+    private static String source(JsonNode r) {
+        return r.path("_file").asText().replace(POST, ".json");
+    }
+
+    /**
+     * The pFID curve over alpha (rFID at alpha 0), one line per decoder; generation metrics by guidance; and, where
+     * post-training ran, every metric before and after it.
+     */
     List<Chart> evaluationCharts() {
         List<Chart> charts = new ArrayList<>();
-        Map<String, List<JsonNode>> byFile = new LinkedHashMap<>();
-        for (JsonNode r : results) byFile.computeIfAbsent(r.path("_file").asText(), k -> new ArrayList<>()).add(r);
-        for (Map.Entry<String, List<JsonNode>> e : byFile.entrySet()) {
-            List<JsonNode> pf = e.getValue().stream().filter(r -> r.path("metric").asText().equals("pfid")
-                    && r.path("params").has("alpha")).toList();
-            if (pf.isEmpty()) continue;
-            String dir = e.getKey().substring(0, e.getKey().indexOf('/'));
-            List<double[]> pts = new ArrayList<>();
-            for (JsonNode r : results) {
-                if (r.path("metric").asText().equals("rfid") && r.path("_file").asText().startsWith(dir + "/")) {
-                    pts.add(new double[]{0, r.path("value").asDouble(Double.NaN)});
-                }
+        Map<String, Chart> pfid = new LinkedHashMap<>();
+        Map<String, Map<String, List<double[]>>> curves = new LinkedHashMap<>();
+        for (JsonNode r : results) {
+            String m = r.path("metric").asText();
+            String dir = source(r).replaceAll("/.*", "");
+            double v = r.path("value").asDouble(Double.NaN);
+            if (m.equals("pfid") && r.path("params").has("alpha")) {
+                curves.computeIfAbsent(dir, k -> new LinkedHashMap<>()).computeIfAbsent(variant(r), k -> new ArrayList<>())
+                        .add(new double[]{r.path("params").path("alpha").asDouble(), v});
+                pfid.putIfAbsent(dir, Chart.line("pFID over alpha (" + dir + "; alpha 0 = rFID; delta "
+                        + r.path("params").path("delta").asText() + ")", "alpha (perturbation rate)", "FID"));
             }
-            for (JsonNode r : pf) pts.add(new double[]{r.path("params").path("alpha").asDouble(), r.path("value").asDouble(Double.NaN)});
-            pts.sort(Comparator.comparingDouble(p -> p[0]));
-            double[] x = pts.stream().mapToDouble(p -> p[0]).toArray(), y = pts.stream().mapToDouble(p -> p[1]).toArray();
-            charts.add(Chart.line("pFID over alpha (" + e.getKey() + "; alpha 0 = rFID)", "alpha (perturbation rate)", "FID")
-                    .series("pFID, delta " + pf.get(0).path("params").path("delta").asText(), x, y));
         }
-        // generation metrics: one bar group per metric, one bar per guidance
+        for (JsonNode r : results) {
+            String dir = source(r).replaceAll("/.*", "");
+            if (r.path("metric").asText().equals("rfid") && curves.containsKey(dir)) {
+                curves.get(dir).computeIfAbsent(variant(r), k -> new ArrayList<>()).add(new double[]{0, r.path("value").asDouble(Double.NaN)});
+            }
+        }
+        for (Map.Entry<String, Chart> e : pfid.entrySet()) {
+            for (Map.Entry<String, List<double[]>> c : curves.get(e.getKey()).entrySet()) {
+                List<double[]> pts = c.getValue();
+                pts.sort(Comparator.comparingDouble(p -> p[0]));
+                e.getValue().series(c.getKey().isEmpty() ? "pFID" : "pFID, " + c.getKey(),
+                        pts.stream().mapToDouble(p -> p[0]).toArray(), pts.stream().mapToDouble(p -> p[1]).toArray());
+            }
+            charts.add(e.getValue());
+        }
+        // generation metrics: a bar group per guidance, a bar per decoder (or per output directory)
         for (String[] m : new String[][]{{"gfid", "gFID"}, {"gis", "Inception Score"}, {"gprecision", "precision"}, {"grecall", "recall"}}) {
             Chart c = Chart.bars(m[1] + " by guidance", m[1]);
             for (JsonNode r : results) {
                 if (!r.path("metric").asText().equals(m[0])) continue;
-                String dir = r.path("_file").asText().replaceAll("/.*", "");
-                c.bar(dir, "guidance " + r.path("params").path("guidance").asText("?"), r.path("value").asDouble(Double.NaN));
+                String v = variant(r);
+                c.bar("guidance " + r.path("params").path("guidance").asText("?"), v.isEmpty() ? source(r).replaceAll("/.*", "") : v,
+                        r.path("value").asDouble(Double.NaN));
             }
             charts.add(c);
         }
-        // the same metric (at the same parameters) from more than one output: e.g. before and after post-training
-        Map<String, Map<String, Double>> bySource = new LinkedHashMap<>();
+        // before and after post-training: one chart per metric, a bar group per setting
+        Map<String, Chart> compare = new LinkedHashMap<>();
+        Map<String, Set<String>> variants = new LinkedHashMap<>();
         for (JsonNode r : results) {
-            String dir = r.path("_file").asText().replaceAll("/.*", "");
-            String key = r.path("metric").asText() + paramsLabel(r.path("params"));
-            bySource.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(dir, r.path("value").asDouble(Double.NaN));
+            String key = source(r) + " " + r.path("metric").asText() + paramsLabel(r.path("params"));
+            variants.computeIfAbsent(key, k -> new LinkedHashSet<>()).add(variant(r));
         }
-        Chart compare = Chart.bars("the same metric from different outputs", "value");
-        for (Map.Entry<String, Map<String, Double>> e : bySource.entrySet()) {
-            if (e.getValue().size() < 2) continue;
-            for (Map.Entry<String, Double> v : e.getValue().entrySet()) compare.bar(e.getKey(), v.getKey(), v.getValue());
+        for (JsonNode r : results) {
+            String v = variant(r);
+            String metric = r.path("metric").asText();
+            String label = paramsLabel(r.path("params"));
+            if (v.isEmpty() || variants.get(source(r) + " " + metric + label).size() < 2) continue;
+            compare.computeIfAbsent(metric, k -> Chart.bars(metric + " before and after post-training", metric))
+                    .bar(label.isEmpty() ? metric : label.substring(2, label.length() - 1), v, r.path("value").asDouble(Double.NaN));
         }
-        charts.add(compare);
+        charts.addAll(compare.values());
         return charts;
     }
 

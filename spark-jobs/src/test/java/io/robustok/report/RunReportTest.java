@@ -71,6 +71,13 @@ class RunReportTest {
                 m.formatted("gfid", "54.5", "{\"guidance\":2.0}"), m.formatted("gis", "4.6", "{\"guidance\":2.0}"),
                 m.formatted("gfid", "55.7", "{\"guidance\":1.0}"), m.formatted("gis", "4.4", "{\"guidance\":1.0}"))) + "]}");
         png(run.resolve("eval/samples-g2.0.png"));
+        // the same evaluations with the post-trained decoder
+        write(run.resolve("eval/rfid-posttrain.json"), "{\"metrics\":[" + m.formatted("rfid", "48.0", "{\"images\":\"val\"}") + "]}");
+        write(run.resolve("eval/pfid-posttrain.json"), "{\"metrics\":[" + String.join(",", List.of(
+                m.formatted("pfid", "49.0", "{\"alpha\":0.25,\"delta\":64,\"seed\":7}"),
+                m.formatted("pfid", "51.5", "{\"alpha\":1.0,\"delta\":64,\"seed\":7}"))) + "]}");
+        write(run.resolve("eval/gfid-posttrain.json"), "{\"metrics\":[" + String.join(",", List.of(
+                m.formatted("gfid", "50.5", "{\"guidance\":2.0}"), m.formatted("gfid", "52.7", "{\"guidance\":1.0}"))) + "]}");
         png(run.resolve("eval/pfid-curve.png"));
         // a training stage still running: its log only
         write(run.resolve("tokenizer.post.train/metrics.jsonl"), rounds(3, ""));
@@ -103,7 +110,13 @@ class RunReportTest {
                 "tokenizer.post.train: loss terms", "tokenizer.post.train: val_psnr before and after training", "gFID by guidance", "Inception Score by guidance", "eval/samples-g2.0.png")) {
             assertTrue(alts.contains(a), "page has " + a + ": " + alts);
         }
-        assertTrue(alts.stream().anyMatch(a -> a.startsWith("pFID over alpha (eval/pfid.json")), alts.toString());
+        assertTrue(alts.contains("pFID over alpha (eval; alpha 0 = rFID; delta 64)"), alts.toString());
+        for (String a : List.of("rfid before and after post-training", "pfid before and after post-training",
+                "gfid before and after post-training")) {
+            assertTrue(alts.contains(a), "page has " + a + ": " + alts);
+        }
+        // a metric computed for one decoder only has no before/after chart
+        assertTrue(!alts.contains("pis before and after post-training") && !alts.contains("gis before and after post-training"), alts.toString());
         // the hand-drawn pFID PNG is replaced by the chart; no precision chart without precision results
         assertTrue(!alts.contains("eval/pfid-curve.png") && !alts.contains("precision by guidance"), alts.toString());
         assertTrue(html.contains("tokenizer.post.train (in progress)"), "a running training shows up");
@@ -128,13 +141,14 @@ class RunReportTest {
         Path run = fixture(tmp.resolve("run"));
         String root = StageOutput.qualify(run.toString());
         List<EvalTable> tables = EvalTable.group(RunReport.read(root, StageOutput.fs(root)).results());
-        assertEquals(List.of("eval/gfid.json", "eval/pfid.json", "eval/rfid.json"), tables.stream().map(EvalTable::title).toList());
-        EvalTable pfid = tables.get(1);
+        assertEquals(List.of("eval/gfid-posttrain.json", "eval/gfid.json", "eval/pfid-posttrain.json", "eval/pfid.json",
+                "eval/rfid-posttrain.json", "eval/rfid.json"), tables.stream().map(EvalTable::title).toList());
+        EvalTable pfid = tables.get(3);
         assertEquals(List.of("alpha", "pfid", "pis"), pfid.headers());
         assertEquals(List.of(List.of("0.2500", "52", "3"), List.of("1", "58.5000", "2.5000")), pfid.rows());
         assertEquals("feature network demo-cnn (ff01), samples 100, delta 64, seed 7", pfid.common());
         assertTrue(pfid.markdown().contains("| alpha | pfid | pis |\n|---|---|---|\n| 0.2500 | 52 | 3 |\n"), pfid.markdown());
-        EvalTable gfid = tables.get(0);
+        EvalTable gfid = tables.get(1);
         assertEquals(List.of("guidance", "gfid", "gis"), gfid.headers());
         assertEquals(2, gfid.rows().size());
     }

@@ -115,6 +115,11 @@ public final class Status {
             else if (finished.get(in) != null && finished.get(in).isAfter(latest)) stale.add("input " + in + " was rewritten after it");
         }
         String facts = headline(s.name(), done) + (wall > 0 ? " · wall " + duration(wall) : "") + " · finished " + latest;
+        if (stale.size() > 4) {
+            int more = stale.size() - 3;
+            stale = new ArrayList<>(stale.subList(0, 3));
+            stale.add("and " + more + " more");
+        }
         if (!stale.isEmpty()) return new Line(s.name(), Verdict.STALE, String.join("; ", stale) + " · " + facts);
         return new Line(s.name(), Verdict.COMPLETE, facts);
     }

@@ -115,7 +115,7 @@ public final class EvalStage implements Stage {
 
     @Override
     public List<String> configPaths() {
-        return List.of("eval");
+        return List.of("eval", "generator.sampling");
     }
 
     @Override

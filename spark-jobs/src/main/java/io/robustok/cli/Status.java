@@ -107,6 +107,9 @@ public final class Status {
             if (fs.exists(conf)) stale.addAll(changedKeys(s.configPaths(), c, read(fs, conf)));
         }
         finished.put(s.name(), latest);
+        // inputs first: they say which stage to redo first
+        List<String> changedConfig = stale;
+        stale = new ArrayList<>();
         for (String in : s.after()) {
             Line l = before.get(in);
             if (l == null) continue;
@@ -114,6 +117,7 @@ public final class Status {
             else if (l.verdict() != Verdict.COMPLETE && l.verdict() != Verdict.NOT_USED) stale.add("input " + in + " is " + l.verdict().name().toLowerCase(Locale.ROOT));
             else if (finished.get(in) != null && finished.get(in).isAfter(latest)) stale.add("input " + in + " was rewritten after it");
         }
+        stale.addAll(changedConfig);
         String facts = headline(s.name(), done) + (wall > 0 ? " · wall " + duration(wall) : "") + " · finished " + latest;
         if (stale.size() > 4) {
             int more = stale.size() - 3;

@@ -70,7 +70,9 @@ public final class RunReport {
             if (fs.exists(done)) {
                 r.outputs.add(new Output(name, r.json(done), files));
                 r.collectResults(name, files);
-            } else if (files.contains("metrics.jsonl")) {
+            } else if (files.contains("metrics.jsonl") && !(name.endsWith(".train")
+                    && fs.exists(new Path(new Path(rp, name.substring(0, name.length() - ".train".length())), "_COMPLETE.json")))) {
+                // a training run whose stage has not committed (a committed one carries its logs in its output)
                 r.outputs.add(new Output(name, null, files));
             }
         }

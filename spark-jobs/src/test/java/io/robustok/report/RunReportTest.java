@@ -79,7 +79,8 @@ class RunReportTest {
         write(run.resolve("eval/gfid-posttrain.json"), "{\"metrics\":[" + String.join(",", List.of(
                 m.formatted("gfid", "50.5", "{\"guidance\":2.0}"), m.formatted("gfid", "52.7", "{\"guidance\":1.0}"))) + "]}");
         png(run.resolve("eval/pfid-curve.png"));
-        // a training stage still running: its log only
+        // the training directory of a committed stage (its logs are in the output) and one of a stage still running
+        write(run.resolve("tokenizer.train/metrics.jsonl"), rounds(20, ""));
         write(run.resolve("tokenizer.post.train/metrics.jsonl"), rounds(3, ""));
         write(run.resolve("tokenizer.post.train/val.jsonl"), "{\"epoch\":0,\"val_psnr\":15.0}\n{\"epoch\":1,\"val_psnr\":15.4}\n");
         return run;
@@ -120,6 +121,7 @@ class RunReportTest {
         // the hand-drawn pFID PNG is replaced by the chart; no precision chart without precision results
         assertTrue(!alts.contains("eval/pfid-curve.png") && !alts.contains("precision by guidance"), alts.toString());
         assertTrue(html.contains("tokenizer.post.train (in progress)"), "a running training shows up");
+        assertTrue(!html.contains("tokenizer.train"), "a committed stage's training directory is not shown twice");
         // provenance: one block per committed output with hash, revision and wall time; inputs listed
         assertEquals(3, html.split("<details>").length - 1);
         assertTrue(html.contains("<b>tokenizer</b> &mdash; train-tokenizer, config aaaaaaaaaaaa, revision abc1234, "

@@ -43,7 +43,7 @@ public record EvalTable(String title, String common, List<String> headers, List<
             Iterator<Map.Entry<String, JsonNode>> it = r.path("params").fields();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> f = it.next();
-                p.put(f.getKey(), f.getValue().isNumber() ? num(f.getValue().asDouble()) : f.getValue().asText());
+                p.put(f.getKey(), f.getValue().isNumber() ? plain(f.getValue().asDouble()) : f.getValue().asText());
             }
             paramKeys.addAll(p.keySet());
             params.add(p);
@@ -89,6 +89,13 @@ public record EvalTable(String title, String common, List<String> headers, List<
         md.append("---|".repeat(headers.size())).append('\n');
         for (List<String> r : rows) md.append("| ").append(String.join(" | ", r.stream().map(c -> c.replace("|", "/")).toList())).append(" |\n");
         return md.append('\n').toString();
+    }
+
+    /** A parameter as written: 0.25, 1, 1.5e-4. */
+    static String plain(double v) {
+        if (!Double.isFinite(v)) return String.valueOf(v);
+        String s = java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
+        return s.length() > 12 ? String.valueOf(v) : s;
     }
 
     static String num(double v) {

@@ -147,9 +147,9 @@ class RunReportTest {
                 "eval/rfid-posttrain.json", "eval/rfid.json"), tables.stream().map(EvalTable::title).toList());
         EvalTable pfid = tables.get(3);
         assertEquals(List.of("alpha", "pfid", "pis"), pfid.headers());
-        assertEquals(List.of(List.of("0.2500", "52", "3"), List.of("1", "58.5000", "2.5000")), pfid.rows());
+        assertEquals(List.of(List.of("0.25", "52", "3"), List.of("1", "58.5000", "2.5000")), pfid.rows());
         assertEquals("feature network demo-cnn (ff01), samples 100, delta 64, seed 7", pfid.common());
-        assertTrue(pfid.markdown().contains("| alpha | pfid | pis |\n|---|---|---|\n| 0.2500 | 52 | 3 |\n"), pfid.markdown());
+        assertTrue(pfid.markdown().contains("| alpha | pfid | pis |\n|---|---|---|\n| 0.25 | 52 | 3 |\n"), pfid.markdown());
         EvalTable gfid = tables.get(1);
         assertEquals(List.of("guidance", "gfid", "gis"), gfid.headers());
         assertEquals(2, gfid.rows().size());

@@ -184,7 +184,8 @@ class PipelineEndToEndTest {
         for (String alt : List.of("tokenizer: loss terms", "tokenizer: PSNR (dB)", "tokenizer: codebook usage",
                 "tokenizer: gradient norm", "tokenizer: learning rate", "tokenizer: throughput", "tokenizer: val_psnr per epoch",
                 "generator: loss terms", "generator: validation loss vs unigram entropy", "posttrain: loss terms",
-                "posttrain: val_psnr before and after training", "pFID over alpha",
+                "posttrain: val_psnr before and after training", "pfid before and after post-training",
+                "gfid before and after post-training", "eval/before-after-", "pFID over alpha",
                 "gFID by guidance", "Inception Score by guidance", "tokenizer/val-grid.png", "generator/samples.png",
                 "eval/samples-")) {
             assertTrue(r.dom().contains("alt=\"" + alt), "page shows " + alt);

@@ -34,6 +34,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.util.LongAccumulator;
+import io.robustok.spark.JobProgress;
 
 /**
  * gFID / IS / precision / recall of the committed generator (SPEC section 7): {@code eval.num-samples} samples,
@@ -138,8 +140,9 @@ final class GenerationEval {
             SamplingConfig sc = new SamplingConfig(gc.sampling().temperature(), g, gc.sampling().guidancePower());
             String tag = "g" + fmtG(g);
             long ts = System.nanoTime();
+            LongAccumulator sampled = JobProgress.items(ctx.jsc(), "eval: gFID samples at guidance " + fmtG(g), n);
             JavaRDD<Tokens> tokens = ctx.jsc().parallelize(chunks, parts)
-                    .mapPartitions(it -> sample(it, genDir, sc, seed)).persist(StorageLevel.MEMORY_AND_DISK());
+                    .mapPartitions(it -> sample(it, genDir, sc, seed, sampled)).persist(StorageLevel.MEMORY_AND_DISK());
             tokens.count();
             double sampleSecs = (System.nanoTime() - ts) / 1e9;
             List<INDArray> grids = new ArrayList<>();
@@ -221,7 +224,7 @@ final class GenerationEval {
     }
 
     /** Samples the chunks of one partition (token ids only). */
-    static Iterator<Tokens> sample(Iterator<Chunk> it, String genDir, SamplingConfig sc, long seed) {
+    static Iterator<Tokens> sample(Iterator<Chunk> it, String genDir, SamplingConfig sc, long seed, LongAccumulator sampled) {
         RarSampler sampler = sampler(genDir);
         List<Tokens> out = new ArrayList<>();
         while (it.hasNext()) {
@@ -229,6 +232,7 @@ final class GenerationEval {
             int[] labels = new int[c.count];
             for (int i = 0; i < c.count; i++) labels[i] = label(c.first + i, c.classes);
             out.add(new Tokens(c.first, sampler.sample(labels, sc, seed * 1_000_003L + c.index)));
+            sampled.add(c.count);
         }
         return out.iterator();
     }

@@ -29,6 +29,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import io.robustok.spark.JobProgress;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * tokenize: the EMA tokenizer encodes the train and val splits into token Parquet (key, label, crop, tokens),
@@ -98,7 +100,8 @@ public final class TokenizeStage implements Stage {
                 JavaRDD<ImageRecord> rdd = data.split(split, split.equals("train") ? limit : 0);
                 int c = split.equals("train") ? crops : 1;
                 int size = cfg.imageSize();
-                JavaRDD<Row> rows = rdd.mapPartitions(it -> encode(it, tokDir, size, c));
+                LongAccumulator encoded = JobProgress.items(ctx.jsc(), NAME + " " + split + " images", rdd.count());
+                JavaRDD<Row> rows = rdd.mapPartitions(it -> encode(it, tokDir, size, c, encoded));
                 Dataset<Row> df = ctx.spark().createDataFrame(rows, SCHEMA);
                 df.write().parquet(out.tmp() + "/" + split);
                 long n = ctx.spark().read().parquet(out.tmp() + "/" + split).count();
@@ -123,7 +126,7 @@ public final class TokenizeStage implements Stage {
     }
 
     /** Encodes a partition in batches of 64 images; ten-crop: corners and center of a 1.125x resize, and their flips. */
-    static Iterator<Row> encode(Iterator<ImageRecord> it, String tokDir, int size, int crops) {
+    static Iterator<Row> encode(Iterator<ImageRecord> it, String tokDir, int size, int crops, LongAccumulator encoded) {
         Tokenizer tok = TokenizerCache.get(tokDir, 1);
         int big = crops == 10 ? (int) Math.round(size * 1.125) : size;
         List<Row> out = new ArrayList<>();
@@ -142,6 +145,7 @@ public final class TokenizeStage implements Stage {
                         out.add(RowFactory.create(buf.get(i).key(), buf.get(i).label(), c, boxed(ids[i])));
                     }
                 }
+                encoded.add(buf.size());
                 buf.clear();
             }
         }

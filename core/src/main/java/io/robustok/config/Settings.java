@@ -106,6 +106,14 @@ public final class Settings implements Serializable {
         return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
+    /**
+     * Fails, as {@link #load} does, on the first key of {@code user} that defaults.conf does not know (one line
+     * naming it and the closest valid key). For files that hold overrides, such as sweep files.
+     */
+    public static void checkKnown(Config user) {
+        checkKeys(user, ConfigFactory.parseResources("defaults.conf", ConfigParseOptions.defaults().setAllowMissing(false)));
+    }
+
     /** Fails on the first key of {@code user} that defaults.conf does not know, with the closest valid key. */
     static void checkKeys(Config user, Config defaults) {
         List<String> open = defaults.hasPath("open-sections") ? defaults.getStringList("open-sections") : List.of();

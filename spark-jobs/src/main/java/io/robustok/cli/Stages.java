@@ -22,7 +22,8 @@ public final class Stages {
                 new io.robustok.jobs.eval.TrainFeaturesStage(),
                 new io.robustok.jobs.eval.EvalStage(),
                 new io.robustok.jobs.PipelineStage(),
-                new io.robustok.jobs.ReportStage()
+                new io.robustok.jobs.ReportStage(),
+                new io.robustok.sweep.SweepStage()
         );
     }
 

@@ -93,7 +93,7 @@ public final class StageRunner {
                     stage.run(stageCtx);
                     return null;
                 });
-                st.put("status", r.outcome().name().toLowerCase());
+                st.put("status", n.shared() ? r.outcome().name().toLowerCase() : "ran");
                 if (n.shared() && r.outcome() != StageStore.Outcome.INCOMPLETE) {
                     Object sec = store.meta(n, id).get("seconds");
                     if (sec != null) st.put("compute_seconds", sec);

@@ -1,0 +1,85 @@
+package io.robustok.sweep;
+
+import io.robustok.cli.Main;
+import io.robustok.cli.Stage;
+import io.robustok.cli.StageContext;
+import io.robustok.cli.UserError;
+import io.robustok.config.Settings;
+
+import java.io.File;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * {@code robustok sweep --conf BASE --sweep FILE [--dry-run] [key=value ...]}: every variant of the sweep file as a
+ * pipeline run sharing stage outputs through the store; then the results table, rank correlations and plots in
+ * {@code <sweep.out>/<name>/results}. Exit 1 when a variant failed (each failure is in sweep.json and on stderr);
+ * rerunning the same command computes only what is missing.
+ */
+public final class SweepStage implements Stage {
+    public static final String NAME = "sweep";
+    static final String USAGE = "usage: robustok sweep --conf BASE --sweep FILE [--dry-run] [key=value ...]";
+
+    public static void main(String[] args) {
+        Main.runStage(NAME, args);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String summary() {
+        return "run a grid of pipeline variants sharing common stages, then tabulate and correlate their metrics (--sweep FILE)";
+    }
+
+    @Override
+    public boolean inPipeline() {
+        return false;
+    }
+
+    @Override
+    public void run(StageContext ctx) throws Exception {
+        File file = null;
+        boolean dryRun = false;
+        List<String> args = ctx.args();
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--sweep") && i + 1 < args.size()) file = new File(args.get(++i));
+            else if (a.startsWith("--sweep=")) file = new File(a.substring(8));
+            else if (a.equals("--dry-run")) dryRun = true;
+            else throw new UserError("unexpected argument '" + a + "'; " + USAGE);
+        }
+        if (file == null) throw new UserError("--sweep FILE is missing; " + USAGE);
+        SweepFile sf = SweepFile.load(file);
+        Settings base = ctx.settings();
+        Sweep sweep = Sweep.plan(base, sf, file.getPath());
+        sweep.printPlan(System.out);
+        if (dryRun) return;
+
+        var c = base.with(new SweepFile.Variant("base", sf.base()).overrideStrings()).config();
+        int parallel = c.getInt("sweep.parallel");
+        String mode = c.getString("sweep.mode");
+        switch (mode) {
+            case "local" -> sweep.runLocal(ctx, parallel);
+            case "cluster" -> new ClusterSweep(sweep, c).run(parallel);
+            default -> throw new UserError("sweep.mode = \"" + mode + "\": expected local or cluster");
+        }
+        SweepResults.write(sweep, c);
+        for (Sweep.Variant v : sweep.variants()) {
+            if (v.status().equals("duplicate")) System.out.println("sweep: variant " + v.name() + ": " + v.reason);
+        }
+        List<Sweep.Variant> failed = sweep.failures();
+        if (!failed.isEmpty()) {
+            for (Sweep.Variant v : failed) {
+                System.err.println("sweep: variant " + v.name() + " " + v.status() + " at " + v.failedStage + ": " + v.reason
+                        + (v.status().equals("failed") ? " (log " + v.log() + ")" : ""));
+            }
+            throw new UserError(failed.size() + " of " + sweep.variants().size() + " variants failed ("
+                    + failed.stream().map(Sweep.Variant::name).collect(Collectors.joining(", ")) + "); the others are in "
+                    + sweep.dir() + "/results; rerun the same command to retry what is missing");
+        }
+        System.out.println("sweep: results in " + sweep.dir() + "/results");
+    }
+}

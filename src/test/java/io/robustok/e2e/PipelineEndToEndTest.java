@@ -5,8 +5,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +14,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -39,30 +36,7 @@ class PipelineEndToEndTest {
     @BeforeAll
     static void fixture() throws Exception {
         Path folder = tmp.resolve("imagefolder");
-        Random rnd = new Random(1);
-        StringBuilder words = new StringBuilder();
-        for (int c = 0; c < 10; c++) {
-            String wnid = String.format("n%08d", c);
-            words.append(wnid).append(" class").append(c).append('\n');
-            for (String split : List.of("train", "val")) {
-                Path d = folder.resolve(split).resolve(wnid);
-                Files.createDirectories(d);
-                for (int i = 0; i < (split.equals("train") ? 8 : 4); i++) {
-                    // class c: a bright bar at a class-specific angle over noise
-                    BufferedImage img = new BufferedImage(28, 28, BufferedImage.TYPE_INT_RGB);
-                    double a = Math.PI * c / 10;
-                    for (int y = 0; y < 28; y++) {
-                        for (int x = 0; x < 28; x++) {
-                            double dist = Math.abs((x - 14) * Math.sin(a) - (y - 14) * Math.cos(a));
-                            int v = Math.min(255, (dist < 3 ? 200 : 20) + rnd.nextInt(40));
-                            img.setRGB(x, y, (v << 16) | (v << 8) | (255 - v));
-                        }
-                    }
-                    ImageIO.write(img, "png", d.resolve(wnid + "_" + i + ".png").toFile());
-                }
-            }
-        }
-        Files.writeString(folder.resolve("synset_words.txt"), words.toString());
+        TinyImageFolder.write(folder);
         run = tmp.resolve("run");
         args = List.of("--conf", "../../conf/demo.conf", "run.out=" + run, "data.fashion-mnist=\"\"",
                 "data.imagefolder=" + folder, "prep.class-names=" + folder.resolve("synset_words.txt"),

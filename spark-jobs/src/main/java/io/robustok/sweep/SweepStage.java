@@ -72,13 +72,10 @@ public final class SweepStage implements Stage {
         }
         List<Sweep.Variant> failed = sweep.failures();
         if (!failed.isEmpty()) {
-            for (Sweep.Variant v : failed) {
-                System.err.println("sweep: variant " + v.name() + " " + v.status() + " at " + v.failedStage + ": " + v.reason
-                        + (v.status().equals("failed") ? " (log " + v.log() + ")" : ""));
-            }
-            throw new UserError(failed.size() + " of " + sweep.variants().size() + " variants failed ("
-                    + failed.stream().map(Sweep.Variant::name).collect(Collectors.joining(", ")) + "); the others are in "
-                    + sweep.dir() + "/results; rerun the same command to retry what is missing");
+            throw new UserError(failed.size() + " of " + sweep.variants().size() + " variants failed: "
+                    + failed.stream().map(v -> v.name() + " (" + v.status() + " at " + v.failedStage + ": " + v.reason
+                            + (v.status().equals("failed") ? "; log " + v.log() : "") + ")").collect(Collectors.joining("; "))
+                    + "; the others are in " + sweep.dir() + "/results; rerun the same command to retry what is missing");
         }
         System.out.println("sweep: results in " + sweep.dir() + "/results");
     }

@@ -56,6 +56,7 @@ class SweepEndToEndTest {
                 "eval.feature-net.epochs=1", "eval.feature-net.train-limit=2000", "eval.feature-net.test-limit=500",
                 "eval.feature-net.min-test-accuracy=0.5", "eval.num-samples=20", "eval.is-split-size=10",
                 "eval.batch-size=10", "eval.pr-k=2", "eval.pr-block=20", "eval.pr-max-samples=20",
+                "posttrain.pairs=40", "posttrain.batch-size=8", "posttrain.trainer.epochs=1", "posttrain.stage.val-images=16",
                 "eval.pfid.alphas=[0.25,1.0]", "sweep.bootstrap=200"));
     }
 
@@ -130,12 +131,14 @@ class SweepEndToEndTest {
         assertTrue(err.toString().contains("bad-patch") && err.toString().contains("tokenizer.patch (5)"), err.toString());
         Map<String, String> after = committed();
         beforeKill.forEach((entry, marker) -> assertEquals(marker, after.get(entry), entry + " was not recomputed"));
-        // one tokenizer, tokens, prep and feature network for both variants; a generator and an eval each
+        // one tokenizer, tokens, prep and feature network for both variants; a generator (and what follows it) each
         Map<String, Integer> kinds = new TreeMap<>();
         for (String e : after.keySet()) kinds.merge(e.substring(0, e.lastIndexOf('-')), 1, Integer::sum);
-        assertEquals(Map.of("data", 1, "tokenizer", 1, "tokens", 1, "features", 1, "generator", 2, "eval", 2), kinds);
+        assertEquals(Map.of("data", 1, "tokenizer", 1, "tokens", 1, "features", 1, "generator", 2, "pairs", 2,
+                "posttrain", 2, "eval", 2), kinds);
         try (Stream<Path> metas = Files.list(tmp.resolve("store/_meta"))) {
-            assertEquals(8, metas.count(), "each entry computed once (one _meta record each)");
+            assertEquals(12, metas.filter(f -> f.getFileName().toString().matches("[a-z-]+-[0-9a-f]{12}\\.json")).count(),
+                    "each entry computed once (one _meta record each)");
         }
         for (String v : List.of("class-dropout-0.1", "class-dropout-0.2")) {
             JsonNode st = stages(v);
@@ -159,8 +162,9 @@ class SweepEndToEndTest {
         Path results = tmp.resolve("sweeps/tiny/results");
         List<String> csv = Files.readAllLines(results.resolve("table.csv"));
         List<String> header = List.of(csv.get(0).split(","));
-        for (String col : List.of("variant", "status", "generator.class-dropout", "tokenizer.val_psnr", "tokenizer.codebook_usage",
-                "generator.val_loss", "rfid", "pfid@0.25", "pfid@1.0", "codebook_perplexity", "gfid@2.0", "gfid.is@2.0",
+        for (String col : List.of("variant", "status", "generator.class-dropout", "tokenizer.val_psnr", "tokenizer.val_usage",
+                "tokenizer.val_perplexity", "generator.final_val_loss", "posttrain.val_psnr", "features.test_accuracy",
+                "rfid", "pfid@0.25", "pfid@1.0", "codebook_perplexity", "gfid@2.0", "gfid.is@2.0",
                 "gfid@1.0", "time.train-generator", "compute.train-tokenizer")) {
             assertTrue(header.contains(col), col + " in " + header);
         }

@@ -52,10 +52,15 @@ public final class StageGraph {
             node("tokenize", "tokens", null, List.of("prep", "train-tokenizer"), "tokenize", "run.seed"),
             node("train-generator", "generator", null, List.of("tokenize", "train-tokenizer"),
                     with(WORKERS, "generator", "trainer", "run.seed")),
+            // pair-tokens' output does not depend on the worker count (per-row seeds, fixed sampler batches)
+            node("pair-tokens", "pairs", null, List.of("tokenize", "train-generator", "train-tokenizer"),
+                    "posttrain.pairs", "posttrain.sigma", "posttrain.seed", "posttrain.pair-batch", "posttrain.sampling"),
+            node("post-train", "posttrain", null, List.of("prep", "train-tokenizer", "train-generator", "pair-tokens"),
+                    with(WORKERS, "posttrain", "trainer", "run.seed", "data.max-scale")),
             node("train-features", "features", "eval.feature-net.dir", List.of(),
                     with(WORKERS, "eval.feature-extractor", "eval.inception-graph", "eval.feature-net", "eval.seed",
                             "-eval.feature-net.dir")),
-            node("eval", "eval", null, List.of("prep", "train-tokenizer", "train-generator", "train-features"),
+            node("eval", "eval", null, List.of("prep", "train-tokenizer", "train-generator", "post-train", "train-features"),
                     "eval", "-eval.feature-net")
     );
 

@@ -168,6 +168,10 @@ public final class Sweep {
         TrainerConfig.from(s, "generator");
         GeneratorConfig.from(c);
         EvalSettings.from(s);
+        io.robustok.tokenizer.PostTrainConfig.from(s.at("posttrain"));
+        TrainerConfig.from(s, "posttrain");
+        double sigma = c.getDouble("posttrain.sigma");
+        if (!(sigma >= 0 && sigma <= 1)) throw new IllegalArgumentException("posttrain.sigma = " + sigma + " is outside [0, 1]");
         String init = c.getString("tokenizer.stage.codebook-init");
         if (!init.equals("data") && !init.equals("random")) {
             throw new IllegalArgumentException("tokenizer.stage.codebook-init = \"" + init + "\": expected data or random");

@@ -33,8 +33,9 @@ import java.util.Set;
  * and Kendall's tau of each rFID / pFID column against each gFID column, with bootstrap intervals), and
  * {@code plots/} (each metric against each swept key, the rFID-gFID and pFID-gFID scatters).
  *
- * <p>Metrics are read from the outputs the variant's run points at: the tokenizer's and generator's final
- * validation, the feature network's test accuracy, and every number of a stage's {@code summary.json} (eval's rFID,
+ * <p>Metrics are read from the outputs the variant's run points at: each training stage's final validation
+ * ({@code tokenizer.val_psnr}, {@code tokenizer.val_usage}, {@code generator.final_val_loss}, {@code posttrain.val_psnr}),
+ * the feature network's test accuracy, and every number of a stage's {@code summary.json} (eval's rFID,
  * codebook usage, pFID per alpha, gFID / IS / precision / recall per guidance; and any later stage's), flattened to
  * columns such as {@code pfid@0.5} and {@code gfid.is@2.0}.
  */
@@ -46,7 +47,8 @@ public final class SweepResults {
     private SweepResults() {
     }
 
-    public static void write(Sweep sweep, Config c) throws IOException {
+    public static void write(Sweep sweep, Settings common) throws IOException {
+        Config c = common.config();
         Table t = table(sweep);
         List<Map<String, Object>> corr = correlations(t, c.getInt("sweep.bootstrap"), c.getDouble("sweep.confidence"),
                 c.getLong("sweep.seed"));
@@ -61,7 +63,7 @@ public final class SweepResults {
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("sweep", sweep.file().name());
             prov.put("variants", t.rows().size());
-            out.commit("sweep", Settings.defaults(), prov);
+            out.commit("sweep", common, prov);
         } catch (IOException | RuntimeException e) {
             out.abort();
             throw e;
@@ -106,13 +108,11 @@ public final class SweepResults {
             String loc = String.valueOf(st.get("location"));
             JsonNode done = read(loc + "/" + StageOutput.COMPLETE);
             if (done != null) {
-                JsonNode fv = done.path("final_val");
-                put(m, "tokenizer.val_psnr", fv.path("val_psnr"));
-                put(m, "tokenizer.codebook_usage", fv.path("val_usage"));
-                put(m, "tokenizer.perplexity", fv.path("val_perplexity"));
-                put(m, "generator.val_loss", done.path("final_val_loss"));
-                put(m, "generator.unigram_entropy", done.path("unigram_entropy"));
-                put(m, "features.test_accuracy", done.path("test_accuracy"));
+                // a training stage's final validation and headline figures, named after its output
+                done.path("final_val").fields().forEachRemaining(e -> {
+                    if (!e.getKey().equals("epoch")) put(m, n.output() + "." + e.getKey(), e.getValue());
+                });
+                for (String k : List.of("final_val_loss", "unigram_entropy", "test_accuracy")) put(m, n.output() + "." + k, done.path(k));
             }
             JsonNode summary = read(loc + "/summary.json");
             if (summary != null) flatten(summary, n.output().equals("eval") ? List.of() : List.of(n.output()), List.of(), m);
@@ -181,8 +181,11 @@ public final class SweepResults {
         return l.equals("rfid") || l.startsWith("rfid@") || l.startsWith("pfid@") || l.equals("pfid");
     }
 
-    private static String last(String col) {
-        return col.substring(col.lastIndexOf('.') + 1);
+    /** The metric's own name with its qualifiers: {@code posttrain.gfid@2.0} -> {@code gfid@2.0}. */
+    static String last(String col) {
+        int at = col.indexOf('@');
+        String base = at < 0 ? col : col.substring(0, at);
+        return base.substring(base.lastIndexOf('.') + 1) + (at < 0 ? "" : col.substring(at));
     }
 
     static List<Map<String, Object>> correlations(Table t, int resamples, double level, long seed) {

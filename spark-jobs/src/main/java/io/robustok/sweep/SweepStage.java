@@ -52,13 +52,18 @@ public final class SweepStage implements Stage {
             else throw new UserError("unexpected argument '" + a + "'; " + USAGE);
         }
         if (file == null) throw new UserError("--sweep FILE is missing; " + USAGE);
+        if (ctx.settings().config().getBoolean("run.force")) {
+            throw new UserError("--force does not apply to a sweep (it would recompute what the variants share): to redo a "
+                    + "stage output, delete its entry in sweep.store (--dry-run names it)");
+        }
         SweepFile sf = SweepFile.load(file);
         Settings base = ctx.settings();
         Sweep sweep = Sweep.plan(base, sf, file.getPath());
         sweep.printPlan(System.out);
         if (dryRun) return;
 
-        var c = base.with(new SweepFile.Variant("base", sf.base()).overrideStrings()).config();
+        Settings common = base.with(new SweepFile.Variant("base", sf.base()).overrideStrings());
+        var c = common.config();
         int parallel = c.getInt("sweep.parallel");
         String mode = c.getString("sweep.mode");
         switch (mode) {
@@ -66,7 +71,7 @@ public final class SweepStage implements Stage {
             case "cluster" -> new ClusterSweep(sweep, c).run(parallel);
             default -> throw new UserError("sweep.mode = \"" + mode + "\": expected local or cluster");
         }
-        SweepResults.write(sweep, c);
+        SweepResults.write(sweep, common);
         for (Sweep.Variant v : sweep.variants()) {
             if (v.status().equals("duplicate")) System.out.println("sweep: variant " + v.name() + ": " + v.reason);
         }

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class StageGraphTest {
     static final List<String> ORDER = List.of("demo-data", "prep", "train-tokenizer", "tokenize", "train-generator",
-            "train-features", "eval");
+            "pair-tokens", "post-train", "train-features", "eval");
 
     static Map<String, String> ids(String... overrides) {
         return StageGraph.identities(Settings.load(null, List.of(overrides)));
@@ -33,19 +33,25 @@ class StageGraphTest {
 
     @Test
     void aKeyChangesExactlyTheStagesThatReadItAndTheirDescendants() {
+        List<String> fromTokenizer = List.of("train-tokenizer", "tokenize", "train-generator", "pair-tokens", "post-train", "eval");
         // generator settings: the tokenizer, its tokens, prep and the feature network are shared
-        assertEquals(List.of("train-generator", "eval"), changed("generator.model.width=64"));
+        assertEquals(List.of("train-generator", "pair-tokens", "post-train", "eval"), changed("generator.model.width=64"));
         // perturbation strength: the tokenizer and everything downstream of it, not prep or the feature network
-        assertEquals(List.of("train-tokenizer", "tokenize", "train-generator", "eval"), changed("tokenizer.perturb.alpha-max=0.5"));
-        // averaging frequency of every trainer: both trained models (the feature network has its own)
-        assertEquals(List.of("train-tokenizer", "tokenize", "train-generator", "eval"), changed("trainer.averaging-frequency=2"));
-        assertEquals(List.of("train-generator", "eval"), changed("generator.trainer.averaging-frequency=2"));
-        assertEquals(List.of("tokenize", "train-generator", "eval"), changed("tokenize.train-crops=10"));
+        assertEquals(fromTokenizer, changed("tokenizer.perturb.alpha-max=0.5"));
+        // averaging frequency of every trainer: the trained models (the feature network has its own)
+        assertEquals(fromTokenizer, changed("trainer.averaging-frequency=2"));
+        assertEquals(List.of("train-generator", "pair-tokens", "post-train", "eval"), changed("generator.trainer.averaging-frequency=2"));
+        assertEquals(List.of("tokenize", "train-generator", "pair-tokens", "post-train", "eval"), changed("tokenize.train-crops=10"));
+        // post-training: sigma changes the pairs; its optimizer only the post-trained decoder; neither the generator
+        assertEquals(List.of("pair-tokens", "post-train", "eval"), changed("posttrain.sigma=0.5"));
+        assertEquals(List.of("post-train", "eval"), changed("posttrain.optimizer.lr=1e-4"));
         assertEquals(List.of("train-features", "eval"), changed("eval.feature-net.epochs=2"));
         assertEquals(List.of("eval"), changed("eval.pfid.delta=20"));
-        assertEquals(List.of("prep", "train-tokenizer", "tokenize", "train-generator", "eval"), changed("prep.jpeg-quality=90"));
+        assertEquals(List.of("prep", "train-tokenizer", "tokenize", "train-generator", "pair-tokens", "post-train", "eval"),
+                changed("prep.jpeg-quality=90"));
         // the seed reaches every stage that samples, not prep
-        assertEquals(List.of("train-tokenizer", "tokenize", "train-generator", "train-features", "eval"), changed("run.seed=7"));
+        assertEquals(List.of("train-tokenizer", "tokenize", "train-generator", "pair-tokens", "post-train", "train-features", "eval"),
+                changed("run.seed=7"));
     }
 
     @Test

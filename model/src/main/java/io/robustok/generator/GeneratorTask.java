@@ -74,7 +74,9 @@ public final class GeneratorTask implements TrainingTask<TokenRow, TokenBatch> {
 
     @Override
     public String workerKey() {
-        return "generator:" + cfg.model() + ":" + cfg.batchSize();
+        // every setting the worker's step reads (class dropout, order anneal, optimizer, ...), not only the
+        // architecture: two trainings in one JVM (a sweep's variants) that differ in any of them must not share a worker
+        return "generator:" + cfg;
     }
 
     @Override

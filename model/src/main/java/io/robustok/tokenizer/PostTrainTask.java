@@ -80,7 +80,8 @@ public final class PostTrainTask<R> implements TrainingTask<R, PairBatch> {
     @Override
     public String workerKey() {
         // the codebook is part of the graph: two tokenizers of one architecture need two workers
-        return "posttrain:" + cfg.architectureKey() + ":" + pc + ":" + gradClip + ":" + java.util.Arrays.hashCode(codebook);
+        // and so is every setting the step reads (loss weights of the tokenizer's config, post-training's own)
+        return "posttrain:" + cfg + ":" + pc + ":" + gradClip + ":" + java.util.Arrays.hashCode(codebook);
     }
 
     @Override

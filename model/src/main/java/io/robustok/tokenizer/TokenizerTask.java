@@ -81,7 +81,9 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
 
     @Override
     public String workerKey() {
-        return cfg.architectureKey() + ":" + cfg.ganStartEpoch() + ":" + gradClip;
+        // every setting the worker's step reads (perturbation schedule, loss weights, lr, ...), not only the
+        // architecture: two trainings in one JVM (a sweep's variants) that differ in any of them must not share a worker
+        return "tokenizer:" + cfg + ":" + gradClip;
     }
 
     @Override

@@ -127,4 +127,16 @@ class GeneratorTaskTest {
         assertEquals(187_500, paper.order().annealEnd());
         assertEquals(6.75, paper.sampling().guidance());
     }
+
+    @Test
+    void workersAreSharedOnlyByTasksWithTheSameSettings() {
+        // a worker keeps the config it was built with; a task that differs in anything its step reads needs its own
+        GeneratorConfig base = GeneratorConfig.from(Settings.load(new File("../conf/demo.conf"), List.of()).config());
+        GeneratorConfig dropout = GeneratorConfig.from(Settings.load(new File("../conf/demo.conf"),
+                List.of("generator.class-dropout=0.2")).config());
+        assertEquals(new GeneratorTask(base).workerKey(), new GeneratorTask(GeneratorConfig.from(
+                Settings.load(new File("../conf/demo.conf"), List.of()).config())).workerKey());
+        assertTrue(!new GeneratorTask(base).workerKey().equals(new GeneratorTask(dropout).workerKey()));
+        assertTrue(!new GeneratorTask(base).workerKey().equals(new GeneratorTask(base.with(base.order(), 2e-3)).workerKey()));
+    }
 }

@@ -89,4 +89,15 @@ class LatentPerturbationTest {
         LatentPerturbation.Schedule d = TestConfigs.defaults().perturb();
         assertEquals(s, d);
     }
+
+    @Test
+    void tokenizerWorkersAreNotSharedAcrossPerturbationSettings() {
+        // the worker's step reads the schedule from the config it was built with: a perturbation sweep run in one
+        // JVM must build a worker per strength, not train every variant with the first one's
+        var same = io.robustok.config.Settings.load(null, java.util.List.of("tokenizer.perturb.alpha-max=1.0"));
+        var half = io.robustok.config.Settings.load(null, java.util.List.of("tokenizer.perturb.alpha-max=0.5"));
+        String a = new TokenizerTask<>(TestConfigs.defaults(), 0, null).workerKey();
+        assertEquals(a, new TokenizerTask<>(TokenizerConfig.from(same.at("tokenizer")), 0, null).workerKey());
+        assertTrue(!a.equals(new TokenizerTask<>(TokenizerConfig.from(half.at("tokenizer")), 0, null).workerKey()));
+    }
 }

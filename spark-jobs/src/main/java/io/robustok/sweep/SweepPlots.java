@@ -43,7 +43,9 @@ final class SweepPlots {
         for (String x : metrics) {
             if (!SweepResults.isPredictor(x)) continue;
             for (String y : metrics) {
-                if (SweepResults.isTarget(y)) out.put(file("scatter-" + x + "-vs-" + y), png(scatter(t, x, y)));
+                if (SweepResults.isTarget(y) && SweepResults.prefix(x).equals(SweepResults.prefix(y))) {
+                    out.put(file("scatter-" + x + "-vs-" + y), png(scatter(t, x, y)));
+                }
             }
         }
         return out;

@@ -30,7 +30,8 @@ import java.util.Set;
  * The sweep's results in {@code <sweep>/results} (committed by rename): {@code table.parquet}, {@code table.csv} and
  * {@code table.md} with a row per variant (status, its overrides, every metric its stages wrote, and per stage the
  * seconds this variant spent and the seconds the output took to compute), {@code correlations.json} (Spearman's rho
- * and Kendall's tau of each rFID / pFID column against each gFID column, with bootstrap intervals), and
+ * and Kendall's tau of each rFID / pFID column against each gFID column of the same decoder, before or after
+ * post-training, with bootstrap intervals), and
  * {@code plots/} (each metric against each swept key, the rFID-gFID and pFID-gFID scatters).
  *
  * <p>Metrics are read from the outputs the variant's run points at: each training stage's final validation
@@ -181,6 +182,13 @@ public final class SweepResults {
         return l.equals("rfid") || l.startsWith("rfid@") || l.startsWith("pfid@") || l.equals("pfid");
     }
 
+    /** What qualifies a metric's name: {@code posttrain.} for {@code posttrain.gfid@2.0}, empty for {@code gfid@2.0}. */
+    static String prefix(String col) {
+        int at = col.indexOf('@');
+        String base = at < 0 ? col : col.substring(0, at);
+        return base.substring(0, base.lastIndexOf('.') + 1);
+    }
+
     /** The metric's own name with its qualifiers: {@code posttrain.gfid@2.0} -> {@code gfid@2.0}. */
     static String last(String col) {
         int at = col.indexOf('@');
@@ -193,7 +201,8 @@ public final class SweepResults {
         for (String x : t.columns()) {
             if (!isPredictor(x)) continue;
             for (String y : t.columns()) {
-                if (!isTarget(y)) continue;
+                // before against before, after post-training against after
+                if (!isTarget(y) || !prefix(x).equals(prefix(y))) continue;
                 List<Double> xs = new ArrayList<>(), ys = new ArrayList<>();
                 for (Map<String, Object> r : t.rows()) {
                     if (r.get(x) instanceof Double a && r.get(y) instanceof Double b && Double.isFinite(a) && Double.isFinite(b)) {

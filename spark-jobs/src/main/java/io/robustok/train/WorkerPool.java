@@ -39,6 +39,9 @@ final class WorkerPool {
         String slot = task.workerKey() + "@" + (device < 0 ? "cpu" : "gpu" + device);
         Worker<?> w = IDLE.computeIfAbsent(slot, k -> new ConcurrentLinkedDeque<>()).pollFirst();
         if (w == null) {
+            // idle workers of the same task with other settings belong to an earlier training (a sweep's previous
+            // variant): drop them rather than hold their graphs for the life of the JVM
+            IDLE.keySet().removeIf(k -> !k.equals(slot) && k.startsWith(task.name() + ":"));
             long t0 = System.nanoTime();
             w = task.newWorker();
             log.info("{}: built worker {} in {} s; {}", task.name(), slot, String.format("%.1f", (System.nanoTime() - t0) / 1e9),

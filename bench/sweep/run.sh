@@ -4,14 +4,14 @@
 # Usage (from the repository root): bench/sweep/run.sh [N variants, default 8] [reruns, default 3]
 # Work lands in bench/sweep/work/ (Fashion-MNIST from the Debian package, tiny models so the first run is short;
 # the variants differ in eval.pfid.delta, so the first run computes prep, a tokenizer, a generator and the feature
-# network once and an eval per variant). Prints each rerun's wall time and the median.
+# network once and an eval per variant). Prints each rerun's wall time and the median. BENCH_NO_BUILD=1 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-8}
 REPS=${2:-3}
 W=bench/sweep/work
 mkdir -p "$W"
-mvn -B -o -q install -DskipTests
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || mvn -B -o -q install -DskipTests
 DELTAS=$(seq -s, 1 "$N")
 cat > "$W/bench-$N.conf" <<CONF
 name = bench-$N

@@ -70,6 +70,7 @@ public final class StageGraph {
      * and the sweep's own settings.
      */
     public static final List<String> NEUTRAL = List.of("open-sections", "run.name", "run.out", "run.store", "run.force",
+            "run.progress-seconds",
             "spark.app-name", "spark.nd4j-maxbytes", "spark.nd4j-maxphysicalbytes", "spark.conf",
             "data.parquet", "prep.output", "eval.feature-net.dir", "sweep");
 

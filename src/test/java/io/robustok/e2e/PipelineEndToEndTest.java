@@ -42,7 +42,7 @@ class PipelineEndToEndTest {
         run = tmp.resolve("run");
         args = List.of("--conf", "../../conf/demo.conf", "run.out=" + run, "data.fashion-mnist=\"\"",
                 "data.imagefolder=" + folder, "prep.class-names=" + folder.resolve("synset_words.txt"),
-                "tokenizer.codebook-size=64", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
+                "tokenizer.codebook-size=64", "tokenizer.perturb.delta-max=32", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
                 "tokenizer.model.decoder-depth=1", "tokenizer.model.heads=2", "tokenizer.batch-size=8",
                 "tokenizer.stage.train-images=0", "tokenizer.stage.val-images=16", "tokenizer.trainer.epochs=1",
                 "tokenizer.loss.gan-start-epoch=0.5",

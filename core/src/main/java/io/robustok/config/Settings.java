@@ -46,7 +46,8 @@ public final class Settings implements Serializable {
         this.file = file == null ? null : file.getPath();
         this.overrides = List.copyOf(overrides);
         this.rendered = resolved.root().render(ConfigRenderOptions.concise().setFormatted(false));
-        this.hash = sha256(resolved.root().render(ConfigRenderOptions.concise()));
+        // credentials do not make a different run: the hash is that of the redacted config
+        this.hash = sha256(redact(resolved).root().render(ConfigRenderOptions.concise()));
     }
 
     /** Defaults only (tests, tools). */
@@ -194,9 +195,30 @@ public final class Settings implements Serializable {
         return hash;
     }
 
-    /** The resolved config as formatted HOCON, written next to every stage output. */
+    /** The resolved config as formatted HOCON, written next to every stage output; credentials redacted. */
     public String render() {
-        return config().root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
+        return redact(config()).root().render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
+    }
+
+    /** What a redacted value reads. */
+    public static final String REDACTED = "*** redacted ***";
+    /** Keys in free-form sections (spark.conf) whose values are credentials: s3a/Azure/GCS keys, tokens, passwords. */
+    static final java.util.regex.Pattern SECRET = java.util.regex.Pattern.compile(
+            "(?i)(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|private[._-]?key|session[._-]?key|signature)");
+
+    /** {@code c} with the value of every credential key in a free-form section replaced by {@link #REDACTED}. */
+    static Config redact(Config c) {
+        List<String> open = c.hasPath("open-sections") ? c.getStringList("open-sections") : List.of();
+        Config out = c;
+        for (Map.Entry<String, ConfigValue> e : c.entrySet()) {
+            String k = e.getKey();
+            for (String o : open) {
+                if (k.startsWith(o + ".") && SECRET.matcher(k.substring(o.length() + 1)).find()) {
+                    out = out.withValue(k, com.typesafe.config.ConfigValueFactory.fromAnyRef(REDACTED));
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -217,11 +239,12 @@ public final class Settings implements Serializable {
     /** Leaf keys whose value differs from defaults.conf, sorted: what makes this run different. */
     public List<String> differencesFromDefaults() {
         Config defaults = ConfigFactory.parseResources("defaults.conf").resolve();
+        Config mine = redact(config());
         List<String> out = new ArrayList<>();
         Set<String> keys = new TreeSet<>();
-        for (Map.Entry<String, ConfigValue> e : config().entrySet()) keys.add(e.getKey());
+        for (Map.Entry<String, ConfigValue> e : mine.entrySet()) keys.add(e.getKey());
         for (String k : keys) {
-            ConfigValue v = config().getValue(k);
+            ConfigValue v = mine.getValue(k);
             if (!defaults.hasPath(k) || !defaults.getValue(k).unwrapped().equals(v.unwrapped())) {
                 out.add(k + "=" + (v.valueType() == ConfigValueType.STRING ? v.unwrapped() : v.render(ConfigRenderOptions.concise())));
             }

@@ -91,4 +91,39 @@ class SettingsTest {
         assertEquals("/elsewhere/data", moved.config().getString("data.parquet"), "substitutions follow");
         assertEquals(5, moved.config().getInt("run.seed"), "earlier overrides kept");
     }
+
+    @Test
+    void credentialsInSparkConfAreRedactedFromTheRenderedConfigTheOverridesAndTheHash() {
+        List<String> base = List.of("spark.conf.\"spark.hadoop.fs.s3a.access.key\"=AKIAEXAMPLEKEY",
+                "spark.conf.\"spark.hadoop.fs.s3a.session.token\"=tok-123-secret", "spark.conf.\"spark.executor.memory\"=4g");
+        Settings s = Settings.load(null, new java.util.ArrayList<>(java.util.stream.Stream.concat(base.stream(),
+                java.util.stream.Stream.of("spark.conf.\"spark.hadoop.fs.s3a.secret.key\"=wJalrSECRETvalue")).toList()));
+        // the values are still there for Spark to use
+        assertEquals("wJalrSECRETvalue", s.at("spark.conf").getString("\"spark.hadoop.fs.s3a.secret.key\""));
+        String text = s.render() + String.join("\n", s.differencesFromDefaults());
+        for (String secret : List.of("AKIAEXAMPLEKEY", "tok-123-secret", "wJalrSECRETvalue")) {
+            assertFalse(text.contains(secret), secret + " leaked:\n" + text);
+        }
+        assertTrue(text.contains(Settings.REDACTED) && text.contains("4g"), "redacted keys are marked, others kept:\n" + text);
+        // keys of our own sections are never taken for credentials (tokenizer.* contains "token")
+        assertTrue(s.render().contains("codebook-size"), "tokenizer section kept");
+        // rotating a credential is not another run
+        Settings other = Settings.load(null, new java.util.ArrayList<>(java.util.stream.Stream.concat(base.stream(),
+                java.util.stream.Stream.of("spark.conf.\"spark.hadoop.fs.s3a.secret.key\"=anotherSECRET")).toList()));
+        assertEquals(s.hash(), other.hash());
+        // a redacted _config.conf loads again (later stages rebuild a model from it)
+        Settings back = Settings.load(writeTemp(s.render()), List.of());
+        assertEquals(Settings.REDACTED, back.at("spark.conf").getString("\"spark.hadoop.fs.s3a.secret.key\""));
+    }
+
+    private static File writeTemp(String text) {
+        try {
+            Path f = Files.createTempFile("redacted", ".conf");
+            Files.writeString(f, text);
+            f.toFile().deleteOnExit();
+            return f.toFile();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package io.robustok.data;
 
+import io.robustok.config.InputError;
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -116,18 +117,46 @@ public final class ImageParquet {
         return out;
     }
 
-    /** Streams the rows of one shard to {@code sink}. */
+    /**
+     * Streams the rows of one shard to {@code sink}.
+     *
+     * @throws InputError when the file is not readable Parquet of this schema (truncated, corrupt, another file)
+     */
     public static void forEach(String file, Configuration conf, Consumer<ImageRecord> sink) {
         Configuration c = new Configuration(conf);
         c.set(ReadSupport.PARQUET_READ_SCHEMA, RECORD_PROJECTION.toString());
         try (ParquetReader<Group> r = ParquetReader.builder(new GroupReadSupport(), path(file)).withConf(c).build()) {
-            for (Group g = r.read(); g != null; g = r.read()) {
-                sink.accept(new ImageRecord(g.getString("key", 0), g.getInteger("label", 0),
-                        g.getBinary("image", 0).getBytes(), g.getInteger("width", 0), g.getInteger("height", 0)));
+            while (true) {
+                Group g;
+                ImageRecord rec;
+                try {
+                    g = r.read();
+                    if (g == null) break;
+                    rec = new ImageRecord(g.getString("key", 0), g.getInteger("label", 0),
+                            g.getBinary("image", 0).getBytes(), g.getInteger("width", 0), g.getInteger("height", 0));
+                } catch (IOException | RuntimeException e) {
+                    throw corrupt(file, e, "rerun 'robustok prep --force'");
+                }
+                sink.accept(rec);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            throw corrupt(file, e, "rerun 'robustok prep --force'");
         }
+    }
+
+    /** Reads the footer of a Parquet file: the tail of the file, enough to tell a truncated or foreign file. */
+    public static void footer(String file, Configuration conf, String fix) {
+        try (org.apache.parquet.hadoop.ParquetFileReader r = org.apache.parquet.hadoop.ParquetFileReader.open(
+                org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(path(file), conf))) {
+            r.getFooter();
+        } catch (IOException | RuntimeException e) {
+            throw corrupt(file, e, fix);
+        }
+    }
+
+    private static InputError corrupt(String file, Exception e, String fix) {
+        String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(e.toString());
+        return new InputError(file + " is not a readable Parquet file (" + why + "): it is truncated or corrupt; " + fix);
     }
 
     /** A Hadoop path: URIs as they are (Hadoop prints local ones as "file:/x"), bare paths made absolute. */

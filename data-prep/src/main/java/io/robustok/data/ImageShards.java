@@ -2,6 +2,7 @@ package io.robustok.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.robustok.config.InputError;
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
@@ -34,6 +35,45 @@ public final class ImageShards {
             ImageParquet.forEach(file, conf.get(), rows::add);
             return rows.iterator();
         });
+    }
+
+    /**
+     * Checks a prep output before a stage reads it: every shard its manifest.json lists is there with the size the
+     * manifest records, and its Parquet footer reads. Cheap (a stat and the tail of each file), so a truncated,
+     * replaced or half-copied shard fails here, with one line naming it, instead of inside a task.
+     *
+     * @throws InputError naming the first bad shard and the fix
+     */
+    public static void verify(String dataDir) {
+        Path root = new Path(StageOutput.qualify(dataDir));
+        org.apache.hadoop.fs.FileSystem fs = StageOutput.fs(dataDir);
+        JsonNode manifest;
+        try (InputStream in = fs.open(new Path(root, "manifest.json"))) {
+            manifest = new ObjectMapper().readTree(in);
+        } catch (IOException e) {
+            throw new InputError("cannot read " + new Path(root, "manifest.json") + " (" + e.getMessage()
+                    + "): the prep output is damaged; rerun 'robustok prep --force'");
+        }
+        String fix = "the prep output is damaged; rerun 'robustok prep --force'";
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        for (JsonNode split : manifest.path("splits")) {
+            for (JsonNode shard : split.path("shards")) {
+                Path f = new Path(root, shard.get("file").asText());
+                long expected = shard.get("bytes").asLong();
+                long actual;
+                try {
+                    actual = fs.exists(f) ? fs.getFileStatus(f).getLen() : -1;
+                } catch (IOException e) {
+                    throw new InputError("cannot stat prep shard " + f + " (" + e.getMessage() + "): " + fix);
+                }
+                if (actual < 0) throw new InputError("prep shard " + f + " is missing (manifest.json lists it): " + fix);
+                if (actual != expected) {
+                    throw new InputError("prep shard " + f + " has " + actual + " bytes, manifest.json says " + expected
+                            + " (truncated or replaced): " + fix);
+                }
+                ImageParquet.footer(f.toString(), conf, fix);
+            }
+        }
     }
 
     /** The class wnids of a prep output in label order (classes.json). */

@@ -2,6 +2,7 @@ package io.robustok.data;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.robustok.config.Settings;
+import io.robustok.spark.FaultPoint;
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -233,6 +234,7 @@ public final class Prep {
                 sink.write(new ImageParquet.Row(t.keys[i], t.labels[i], t.wnids[i], n.image(), n.format(), n.width(),
                         n.height(), n.sourceWidth(), n.sourceHeight(), n.original()));
                 r.rows++;
+                FaultPoint.reach("shard-write");
                 if (n.original()) r.original++;
                 else r.reencoded++;
                 r.perLabel.merge(t.labels[i], 1L, Long::sum);

@@ -69,6 +69,7 @@ public final class SparkRuntime {
         for (Map.Entry<String, ConfigValue> e : s.getConfig("conf").entrySet()) {
             conf.set(unquote(e.getKey()), String.valueOf(e.getValue().unwrapped()));
         }
+        if (local) requireLoopback(conf, System.getenv("SPARK_LOCAL_IP"));
         SparkSession session = SparkSession.builder().config(conf).getOrCreate();
         session.sparkContext().setLogLevel("WARN");
         synchronized (SparkRuntime.class) {
@@ -124,6 +125,28 @@ public final class SparkRuntime {
         }).collect();
         lines.forEach(log::info);
         return lines;
+    }
+
+    /**
+     * Local mode listens on loopback only: the driver's RPC and block manager bind to spark.driver.bindAddress, and
+     * Spark's web UI binds to SPARK_LOCAL_IP or, without it, to every interface. So in local mode a bind address
+     * other than loopback, or an enabled UI without SPARK_LOCAL_IP on loopback (bin/robustok exports it), is refused.
+     */
+    static void requireLoopback(SparkConf conf, String sparkLocalIp) {
+        String bind = conf.get("spark.driver.bindAddress", "127.0.0.1");
+        if (!isLoopback(bind)) {
+            throw new io.robustok.config.ConfigError("spark.driver.bindAddress = " + bind + " in local mode would accept "
+                    + "connections from other hosts: leave it at 127.0.0.1 (or run on a cluster)");
+        }
+        if (conf.getBoolean("spark.ui.enabled", true) && !isLoopback(sparkLocalIp)) {
+            throw new io.robustok.config.ConfigError("spark.ui.enabled = true in local mode would listen on "
+                    + (sparkLocalIp == null ? "every interface" : sparkLocalIp) + ": set the environment variable "
+                    + "SPARK_LOCAL_IP=127.0.0.1 (bin/robustok does) or leave the UI off");
+        }
+    }
+
+    static boolean isLoopback(String host) {
+        return host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("::1"));
     }
 
     private static String unquote(String k) {

@@ -2,6 +2,7 @@ package io.robustok.spark;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.robustok.config.InputError;
 import io.robustok.config.Settings;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -50,10 +51,19 @@ public final class StageOutput {
         }
     }
 
-    /** A path with a scheme: bare local paths become file:// absolute paths. */
+    /**
+     * A path with a scheme, normalised: bare local paths become file:// absolute paths; "." and ".." segments are
+     * resolved, so {@code work/../work/demo/./data} and {@code work/demo/data} name the same output.
+     */
     public static String qualify(String path) {
-        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:/.*")) return path; // file:/x, hdfs://nn/x, s3a://b/x
-        return new java.io.File(path).getAbsoluteFile().toURI().toString();
+        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:/.*")) { // file:/x, hdfs://nn/x, s3a://b/x
+            try {
+                return URI.create(path).normalize().toString();
+            } catch (IllegalArgumentException e) {
+                return path; // not a strict URI (spaces, say): Hadoop's Path reads it as it is
+            }
+        }
+        return new java.io.File(path).toPath().toAbsolutePath().normalize().toFile().toURI().toString();
     }
 
     /** True when {@code dir} holds a committed output. */
@@ -70,12 +80,62 @@ public final class StageOutput {
         Path f = new Path(qualify(dir));
         FileSystem fs = fs(dir);
         Path tmp = new Path(f.getParent(), f.getName() + "._tmp-" + UUID.randomUUID().toString().substring(0, 8));
+        if (f.getParent() != null) requireWritable(f.getParent().toString());
         try {
-            fs.mkdirs(tmp);
+            removeLeftovers(fs, f);
+            if (!fs.mkdirs(tmp)) throw new IOException("mkdirs returned false");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + tmp, e);
         }
         return new StageOutput(f, tmp, fs);
+    }
+
+    /**
+     * Creates {@code dir} if needed and writes and deletes a probe file in it, so that an output path that cannot be
+     * written fails before any work, with one line naming it.
+     *
+     * @throws InputError when the directory cannot be created or written
+     */
+    public static void requireWritable(String dir) {
+        Path d = new Path(qualify(dir));
+        Path probe = new Path(d, "._write-probe-" + UUID.randomUUID().toString().substring(0, 8));
+        try {
+            FileSystem fs = fs(dir);
+            if (!fs.mkdirs(d)) throw new IOException("cannot create the directory");
+            try (FSDataOutputStream out = fs.create(probe, false)) {
+                out.write(0);
+            }
+            fs.delete(probe, false);
+        } catch (IOException | RuntimeException | org.apache.hadoop.fs.FSError e) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(e.toString());
+            throw new InputError("output directory " + dir + " is not writable (" + why + "): point run.out at a "
+                    + "writable directory with free space");
+        }
+    }
+
+    /**
+     * Deletes what an earlier run killed before its commit left next to {@code f}: temporary directories (never
+     * complete: the rename is what commits them), and a moved-aside older output once the new one is in place.
+     */
+    private static void removeLeftovers(FileSystem fs, Path f) throws IOException {
+        if (f.getParent() == null || !fs.exists(f.getParent())) return;
+        boolean complete = fs.exists(new Path(f, COMPLETE));
+        for (org.apache.hadoop.fs.FileStatus s : fs.listStatus(f.getParent())) {
+            String n = s.getPath().getName();
+            if (n.startsWith(f.getName() + "._tmp-") || complete && n.startsWith(f.getName() + "._old-")) {
+                log.info("removing {} left by an interrupted run", s.getPath());
+                fs.delete(s.getPath(), true);
+            }
+        }
+    }
+
+    /**
+     * Hadoop's local file system reports a failed write (a full disk) as an FSError wrapping the IOException: the
+     * IOException, so callers handle one kind.
+     */
+    public static IOException asIOException(Throwable e) {
+        if (e instanceof IOException io) return io;
+        return e.getCause() instanceof IOException io ? io : new IOException(e.getMessage(), e);
     }
 
     /** Temporary directory (qualified URI string) to write into. */
@@ -91,8 +151,8 @@ public final class StageOutput {
     public void writeText(String name, String text) {
         try (FSDataOutputStream out = fs.create(new Path(tmpDir, name), true)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, asIOException(e));
         }
     }
 
@@ -100,8 +160,8 @@ public final class StageOutput {
     public void writeBytes(String name, byte[] bytes) {
         try (FSDataOutputStream out = fs.create(new Path(tmpDir, name), true)) {
             out.write(bytes);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot write " + name + " under " + tmpDir, asIOException(e));
         }
     }
 
@@ -143,6 +203,7 @@ public final class StageOutput {
         done.put("overrides", settings.differencesFromDefaults());
         done.putAll(provenance);
         writeJson(COMPLETE, done);
+        FaultPoint.reach("stage-commit");
         try {
             Path old = null;
             if (fs.exists(finalDir)) {

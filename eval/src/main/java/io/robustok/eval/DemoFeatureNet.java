@@ -82,7 +82,32 @@ public final class DemoFeatureNet implements FeatureExtractor {
         if (!Files.isRegularFile(modelZip)) {
             throw new IOException("demo feature network " + modelZip + " not found: train it first (bin/robustok train-features)");
         }
+        checkEntries(modelZip);
         return new DemoFeatureNet(ModelSerializer.restoreComputationGraph(modelZip.toFile(), false), sha256(modelZip));
+    }
+
+    /** What ModelSerializer.writeModel writes: JSON and ND4J's binary array format. */
+    static final java.util.Set<String> MODEL_ENTRIES = java.util.Set.of("configuration.json", "coefficients.bin", "updaterState.bin", "noParams.marker");
+
+    /**
+     * Refuses a model zip with entries other than {@link #MODEL_ENTRIES}: DL4J's restore reads "preprocessor.bin"
+     * (and its normalizer fallback reads "normalizer.bin") with Java deserialization, which a crafted file turns into
+     * code execution. Nothing here ever deserializes a file as Java objects.
+     */
+    static void checkEntries(Path modelZip) throws IOException {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(modelZip.toFile())) {
+            for (java.util.Enumeration<? extends java.util.zip.ZipEntry> en = z.entries(); en.hasMoreElements(); ) {
+                String n = en.nextElement().getName();
+                if (!MODEL_ENTRIES.contains(n)) {
+                    throw new io.robustok.config.InputError("feature network " + modelZip + " has an entry '" + n
+                            + "' that is not part of a saved network (expected only " + new java.util.TreeSet<>(MODEL_ENTRIES)
+                            + "); refusing to load it: retrain it with 'robustok train-features --force'");
+                }
+            }
+        } catch (java.util.zip.ZipException e) {
+            throw new io.robustok.config.InputError("feature network " + modelZip + " is not a zip file (" + e.getMessage()
+                    + "): retrain it with 'robustok train-features --force'");
+        }
     }
 
     /** Wraps an in-memory network (tests); its checksum is that of its saved form. */

@@ -58,6 +58,10 @@ public final class FidCommand {
             throw new IllegalArgumentException(s.source() + " has features of " + s.extractor() + " but " + r.source()
                     + " of " + r.extractor() + ": FIDs across feature networks are meaningless");
         }
+        if (s.dim() != r.dim()) {
+            throw new io.robustok.config.InputError(s.source() + " has " + s.dim() + "-d features but " + r.source() + " has "
+                    + r.dim() + "-d: both must come from the same feature network");
+        }
         double fid = FrechetDistance.compute(s.mu(), s.sigma(), r.mu(), r.sigma());
         double p = Double.NaN, rc = Double.NaN;
         if (settings.precisionRecall() && s.hasActivations() && r.hasActivations()) {

@@ -33,7 +33,11 @@ public final class Npz implements Closeable {
     }
 
     public static Npz open(Path path) throws IOException {
-        return new Npz(path);
+        try {
+            return new Npz(path);
+        } catch (java.util.zip.ZipException e) {
+            throw new IOException(path + " is not an .npz file (a zip of .npy arrays): " + e.getMessage(), e);
+        }
     }
 
     public Path path() {

@@ -1,5 +1,7 @@
 package io.robustok.eval;
 
+import io.robustok.config.InputError;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -37,12 +39,29 @@ public record Reference(String source, String extractor, long count, double[] mu
      * images; {@code withActivations} asks for activations (precision/recall) even when mu/sigma are present.
      */
     public static Reference load(Path path, FidEvaluator evaluator, boolean withActivations, int batch) throws IOException {
+        try {
+            return loadChecked(path, evaluator, withActivations, batch);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof InputError ie) throw ie;
+            String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(e.toString());
+            throw new InputError("cannot use " + path + " as a reference or sample file (" + why + "): expected an ADM "
+                    + ".npz (mu [d] and sigma [d, d], or arr_0 of uint8 images [N, H, W, 3] or features [N, d])", e);
+        }
+    }
+
+    private static Reference loadChecked(Path path, FidEvaluator evaluator, boolean withActivations, int batch) throws IOException {
         try (Npz z = Npz.open(path)) {
             String extractor = z.has("feature_extractor")
                     ? new String(z.readBytes("feature_extractor"), StandardCharsets.UTF_8) : null;
             NpyHeader arr = z.has("arr_0") ? z.header("arr_0") : null;
             boolean images = arr != null && arr.shape().length == 4 && arr.descr().endsWith("u1");
             if (z.has("mu") && z.has("sigma")) {
+                long[] ms = z.header("mu").shape();
+                long[] ss = z.header("sigma").shape();
+                if (ms.length != 1 || ss.length != 2 || ss[0] != ms[0] || ss[1] != ms[0]) {
+                    throw new InputError(path + " has mu of shape " + java.util.Arrays.toString(ms) + " and sigma of shape "
+                            + java.util.Arrays.toString(ss) + ": expected mu [d] and sigma [d, d] (an ADM reference batch)");
+                }
                 double[] mu = z.readDoubles("mu");
                 double[] sigma = z.readDoubles("sigma");
                 long count = z.has("count") ? z.readLong("count") : arr != null ? arr.shape()[0] : 0;
@@ -71,7 +90,8 @@ public record Reference(String source, String extractor, long count, double[] mu
                 return new Reference(path.toString(), extractor != null ? extractor : ADM_INCEPTION, n, s.mean(),
                         s.covariance(), acts, n, Double.NaN);
             }
-            throw new IOException(path + " is neither an ADM reference/sample batch nor a statistics file (keys " + z.keys() + ")");
+            throw new InputError(path + " is neither an ADM reference/sample batch nor a statistics file: it has arrays "
+                    + z.keys() + ", expected mu and sigma, or arr_0 (uint8 images [N, H, W, 3] or features [N, d])");
         }
     }
 

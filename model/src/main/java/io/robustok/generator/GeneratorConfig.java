@@ -25,7 +25,7 @@ public record GeneratorConfig(RarConfig model, TokenOrder order, double classDro
         if (classDropout < 0 || classDropout >= 1) throw new IllegalArgumentException("generator.class-dropout must be in [0, 1)");
         if (!(lr > 0)) throw new IllegalArgumentException("generator.optimizer.lr must be > 0");
         if (batchSize < 1) throw new IllegalArgumentException("generator.batch-size must be >= 1");
-        if (gradClip < 0) throw new IllegalArgumentException("grad-clip must be >= 0");
+        if (gradClip < 0) throw new IllegalArgumentException("generator.trainer.grad-clip must be >= 0");
     }
 
     /**

@@ -33,9 +33,9 @@ public final class LatentPerturbation {
     public record Schedule(boolean enabled, double alphaMax, int deltaMax, double beta, double rampStart, double rampEnd,
                            double endRatio) implements Serializable {
         public Schedule {
-            if (alphaMax < 0 || alphaMax > 1 || beta < 0 || beta > 1) throw new IllegalArgumentException("perturb: alpha-max and beta must be in [0, 1]");
-            if (deltaMax < 1) throw new IllegalArgumentException("perturb.delta-max must be >= 1");
-            if (rampEnd < rampStart) throw new IllegalArgumentException("perturb.ramp-end must be >= ramp-start");
+            if (alphaMax < 0 || alphaMax > 1 || beta < 0 || beta > 1) throw new IllegalArgumentException("tokenizer.perturb: alpha-max and beta must be in [0, 1]");
+            if (deltaMax < 1) throw new IllegalArgumentException("tokenizer.perturb.delta-max must be >= 1");
+            if (rampEnd < rampStart) throw new IllegalArgumentException("tokenizer.perturb.ramp-end must be >= ramp-start");
         }
 
         /** SPEC section 3 numbers. */

@@ -48,7 +48,7 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
         Config w = t.getConfig("weights");
         List<String> aug = java.util.Arrays.stream(d.getString("diffaug").split(","))
                 .map(s -> s.trim().toLowerCase(Locale.ROOT)).filter(s -> !s.isEmpty()).toList();
-        return new TokenizerConfig(t.getInt("image-size"), t.getInt("patch"), t.getInt("latent-grid"),
+        return checkRanges(new TokenizerConfig(t.getInt("image-size"), t.getInt("patch"), t.getInt("latent-grid"),
                 t.getInt("codebook-size"), t.getInt("code-dim"),
                 m.getInt("width"), m.getInt("encoder-depth"), m.getInt("decoder-depth"), m.getInt("heads"),
                 m.getDouble("mlp-ratio"), m.getBoolean("layer-scale"),
@@ -62,7 +62,31 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 d.getString("type"), d.getInt("channels"), d.getInt("layers"), aug,
                 w.getString("dinov2"), w.getString("dino"), w.getString("lpips"),
                 d.getDouble("cutout"), d.getDouble("crop-prob"), o.getDouble("disc-warmup"), o.getDouble("disc-min-lr"),
-                o.getDouble("disc-weight-decay"), t.getDouble("trainer.epochs"));
+                o.getDouble("disc-weight-decay"), t.getDouble("trainer.epochs")));
+    }
+
+    /**
+     * Ranges a configured run must respect (checked when the section is read; tests may build odd configs directly):
+     * positive learning rates and batch, betas and decays in [0, 1), and delta below the codebook size (the
+     * perturbation picks among the delta nearest OTHER codes, SPEC section 3).
+     */
+    static TokenizerConfig checkRanges(TokenizerConfig c) {
+        if (!(c.lr > 0)) throw new IllegalArgumentException("tokenizer.optimizer.lr must be > 0, got " + c.lr);
+        if (!(c.discLr > 0)) throw new IllegalArgumentException("tokenizer.optimizer.disc-lr must be > 0, got " + c.discLr);
+        if (c.batchSize < 1) throw new IllegalArgumentException("tokenizer.batch-size must be >= 1, got " + c.batchSize);
+        if (c.beta1 < 0 || c.beta1 >= 1 || c.beta2 < 0 || c.beta2 >= 1) {
+            throw new IllegalArgumentException("tokenizer.optimizer.beta1 and beta2 must be in [0, 1), got " + c.beta1 + " and " + c.beta2);
+        }
+        if (c.weightDecay < 0) throw new IllegalArgumentException("tokenizer.optimizer.weight-decay must be >= 0, got " + c.weightDecay);
+        if (c.perturb.deltaMax() >= c.codebookSize) {
+            throw new IllegalArgumentException("tokenizer.perturb.delta-max (" + c.perturb.deltaMax() + ") must be smaller than "
+                    + "tokenizer.codebook-size (" + c.codebookSize + "): delta counts the nearest other codes");
+        }
+        if (c.lecamDecay < 0 || c.lecamDecay >= 1) throw new IllegalArgumentException("tokenizer.loss.lecam-decay must be in [0, 1), got " + c.lecamDecay);
+        if (c.ganWeight < 0 || c.recWeight < 0 || c.commitment < 0) {
+            throw new IllegalArgumentException("tokenizer.loss weights (rec, commitment, gan) must be >= 0");
+        }
+        return c;
     }
 
     /**

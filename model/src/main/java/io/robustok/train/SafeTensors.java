@@ -67,7 +67,21 @@ public final class SafeTensors {
         out.flush();
     }
 
+    /**
+     * Reads a whole file. A file that ends early, has a malformed header or is not safetensors at all (a Java
+     * serialization stream, say) is an IOException saying which; nothing in it is ever deserialized as an object.
+     */
     public static Contents read(InputStream in) throws IOException {
+        try {
+            return readChecked(in);
+        } catch (java.io.EOFException e) {
+            throw new IOException("not a complete safetensors file: it ends early (truncated)", e);
+        } catch (RuntimeException e) {
+            throw new IOException("not a valid safetensors header (" + e + ")", e);
+        }
+    }
+
+    private static Contents readChecked(InputStream in) throws IOException {
         DataInputStream din = new DataInputStream(in);
         byte[] lenBytes = new byte[8];
         din.readFully(lenBytes);

@@ -1,6 +1,7 @@
 package io.robustok.cli;
 
 import io.robustok.config.ConfigError;
+import io.robustok.config.InputError;
 import io.robustok.config.Settings;
 
 import java.io.File;
@@ -48,7 +49,7 @@ public final class Main {
         }
         try {
             return runStage(stage, args, out, err);
-        } catch (ConfigError | UserError e) {
+        } catch (ConfigError | InputError e) {
             err.println("robustok " + stage.name() + ": " + e.getMessage());
             return 1;
         }
@@ -84,14 +85,22 @@ public final class Main {
             Settings settings = Settings.load(conf, overrides);
             stage.run(new StageContext(settings, rest));
             return 0;
-        } catch (ConfigError | UserError e) {
+        } catch (ConfigError | InputError e) {
             err.println("robustok " + stage.name() + ": " + e.getMessage());
             return 1;
-        } catch (Exception e) {
+        } catch (Exception | org.apache.hadoop.fs.FSError e) {
             Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-            if (root instanceof UserError || root instanceof ConfigError) {
-                err.println("robustok " + stage.name() + ": " + root.getMessage());
+            for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                // bad input found inside a Spark task arrives wrapped in the job's failure
+                if (c instanceof InputError || c instanceof ConfigError || namesConfigKey(c)) {
+                    err.println("robustok " + stage.name() + ": " + c.getMessage());
+                    return 1;
+                }
+                root = c;
+            }
+            String io = OutputFailure.describe(e);
+            if (io != null) {
+                err.println("robustok " + stage.name() + ": " + io);
                 return 1;
             }
             e.printStackTrace(err);
@@ -121,6 +130,16 @@ public final class Main {
             err.println("robustok status: " + e.getMessage());
             return 1;
         }
+    }
+
+    /**
+     * A config record's range check: an IllegalArgumentException whose one-line message starts with a key of a
+     * config section ("trainer.averaging-frequency must be >= 1", "tokenizer: ...").
+     */
+    static boolean namesConfigKey(Throwable t) {
+        if (!(t instanceof IllegalArgumentException) || t.getMessage() == null || t.getMessage().contains("\n")) return false;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^([a-z][a-z0-9-]*)[.:]").matcher(t.getMessage());
+        return m.find() && Settings.defaults().config().root().containsKey(m.group(1));
     }
 
     private static boolean isKeyValue(String a) {

@@ -37,6 +37,7 @@ public final class ImageData {
         if (!StageOutput.isComplete(dir)) {
             throw new UserError("no complete prep output at " + dir + ": run 'robustok prep' first (or the pipeline)");
         }
+        ImageShards.verify(dir);
         return new ImageData(dir, ctx.jsc(), ctx.settings().config().getLong("run.seed"),
                 ctx.settings().config().getDouble("data.max-scale"));
     }

@@ -42,16 +42,25 @@ public record ModelArtifact(String dir, Settings settings, Map<String, INDArray>
                 java.nio.file.Files.writeString(tmp.toPath(), conf);
                 Settings s = Settings.load(tmp, List.of());
                 Map<String, INDArray> w;
-                try (InputStream in = fs.open(new Path(root, WEIGHTS))) {
+                Path wf = new Path(root, WEIGHTS);
+                try (InputStream in = fs.open(wf)) {
                     w = SafeTensors.read(in).tensors();
+                } catch (IOException e) {
+                    throw new IOException(wf + ": " + firstLine(e), e);
                 }
                 return new ModelArtifact(dir, s, w);
             } finally {
                 tmp.delete();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read model artifact at " + dir, e);
+            throw new io.robustok.cli.UserError("cannot read the " + stage + " output at " + dir + " (" + firstLine(e)
+                    + "): it is damaged; rerun 'robustok " + stage + " --force'", e);
         }
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        return m.lines().findFirst().orElse(m);
     }
 
     /** Writes weights into a stage's temporary output directory. */
@@ -59,8 +68,8 @@ public record ModelArtifact(String dir, Settings settings, Map<String, INDArray>
         FileSystem fs = StageOutput.fs(out.tmp());
         try (FSDataOutputStream o = fs.create(new Path(out.tmp(), WEIGHTS), true)) {
             SafeTensors.write(o, weights, meta);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + WEIGHTS + " under " + out.tmp(), e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot write " + WEIGHTS + " under " + out.tmp(), StageOutput.asIOException(e));
         }
     }
 }

@@ -22,7 +22,12 @@ public final class TokenizerCache {
         return CACHE.computeIfAbsent(key, k -> {
             ModelArtifact a = ModelArtifact.load(dir, "train-tokenizer");
             TokenizerConfig cfg = TokenizerConfig.from(a.settings().at("tokenizer"));
-            return new Tokenizer(cfg, a.weights(), maxDelta, 64);
+            try {
+                return new Tokenizer(cfg, a.weights(), maxDelta, 64);
+            } catch (IllegalArgumentException e) {
+                throw new io.robustok.cli.UserError(dir + "/" + ModelArtifact.WEIGHTS + " does not fit the tokenizer its "
+                        + "_config.conf describes (" + e.getMessage() + "): rerun 'robustok train-tokenizer --force'", e);
+            }
         });
     }
 }

@@ -47,8 +47,8 @@ public final class TrainFiles {
             }
             fs.delete(p, false);
             if (!fs.rename(tmp, p)) throw new IOException("rename " + tmp + " -> " + p + " failed");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot write " + file, StageOutput.asIOException(e));
         }
     }
 }

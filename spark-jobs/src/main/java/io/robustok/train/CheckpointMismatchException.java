@@ -1,7 +1,7 @@
 package io.robustok.train;
 
 /** A checkpoint in the output directory was written for a different architecture; the message names the tensor. */
-public final class CheckpointMismatchException extends IllegalStateException {
+public final class CheckpointMismatchException extends io.robustok.config.InputError {
     public CheckpointMismatchException(String message) {
         super(message);
     }

@@ -2,6 +2,7 @@ package io.robustok.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.robustok.spark.FaultPoint;
 import io.robustok.spark.StageOutput;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -80,6 +81,7 @@ public final class Checkpoints {
             sizes.put(PARAMS, writeTensors(new Path(tmp, PARAMS), state.params(), stMeta));
             sizes.put(OPT, writeTensors(new Path(tmp, OPT), state.optState(), stMeta));
             sizes.put(EMA, writeTensors(new Path(tmp, EMA), ema, stMeta));
+            FaultPoint.reach("checkpoint-write");
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("format", FORMAT);
             json.putAll(meta);
@@ -94,13 +96,13 @@ public final class Checkpoints {
             if (!fs.rename(tmp, fin)) throw new IOException("cannot rename " + tmp + " to " + fin);
             prune();
             return fin.toString();
-        } catch (IOException e) {
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
             try {
                 fs.delete(tmp, true);
             } catch (IOException ignored) {
                 // the temporary directory is skipped by latest() anyway
             }
-            throw new UncheckedIOException("cannot write checkpoint " + fin, e);
+            throw new UncheckedIOException("cannot write checkpoint " + fin, StageOutput.asIOException(e));
         }
     }
 
@@ -111,16 +113,20 @@ public final class Checkpoints {
      * @throws CheckpointMismatchException when the newest complete checkpoint belongs to another architecture
      */
     public Optional<Loaded> latest(TrainState expected) {
-        for (Path p : committed()) {
+        List<Path> all = committed();
+        List<String> skipped = new ArrayList<>();
+        for (Path p : all) {
             Map<String, Object> meta;
             try {
                 meta = readState(p);
             } catch (IOException e) {
                 log.warn("skipping unreadable checkpoint {}: {}", p, e.toString());
+                skipped.add(p.getName() + ": unreadable state.json");
                 continue;
             }
             if (!complete(p, meta)) {
                 log.warn("skipping incomplete checkpoint {} (file sizes differ from its state.json)", p);
+                skipped.add(p.getName() + ": file sizes differ from its state.json");
                 continue;
             }
             checkSignature(p.toString(), meta, expected);
@@ -131,7 +137,13 @@ public final class Checkpoints {
                 return Optional.of(new Loaded(p.toString(), st, ema, prog, meta));
             } catch (IOException e) {
                 log.warn("skipping unreadable checkpoint {}: {}", p, e.toString());
+                skipped.add(p.getName() + ": " + e.getMessage());
             }
+        }
+        if (!all.isEmpty()) {
+            // starting afresh would prune (delete) them: a person decides
+            throw new io.robustok.config.InputError("no usable checkpoint under " + dir + " (" + String.join("; ", skipped)
+                    + "): move the directory away to train from the start, or restore the files");
         }
         return Optional.empty();
     }

@@ -56,8 +56,8 @@ final class MetricsLog implements AutoCloseable {
             for (String line : kept) out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
             out.hflush();
             return new MetricsLog(out, p.toString());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot open metrics file " + p, e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot open metrics file " + p, io.robustok.spark.StageOutput.asIOException(e));
         }
     }
 
@@ -65,8 +65,8 @@ final class MetricsLog implements AutoCloseable {
         try {
             out.write((JSON.writeValueAsString(row) + "\n").getBytes(StandardCharsets.UTF_8));
             out.hflush();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write metrics to " + path, e);
+        } catch (IOException | org.apache.hadoop.fs.FSError e) {
+            throw new UncheckedIOException("cannot write metrics to " + path, io.robustok.spark.StageOutput.asIOException(e));
         }
     }
 

@@ -1,6 +1,8 @@
 package io.robustok.train;
 
+import io.robustok.spark.FaultPoint;
 import io.robustok.spark.Provenance;
+import io.robustok.spark.StageOutput;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -109,6 +111,7 @@ public final class ParameterAveragingMaster {
         int epochs = (int) ((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
         LrSchedule schedule = cfg.schedule(stepsPerEpoch);
 
+        StageOutput.requireWritable(outDir);
         // Starting point: the newest compatible checkpoint, else the task's initial state.
         TrainState state = task.init();
         Checkpoints ckpts = new Checkpoints(outDir + "/checkpoints", cfg.keepCheckpoints());
@@ -194,6 +197,7 @@ public final class ParameterAveragingMaster {
                     // 5. log, metrics, checkpoint
                     Map<String, Object> row = metricsRow(spec, progress, metricNames, means, res, bad, reason, roundSec, bcastSec);
                     metrics.append(row);
+                    FaultPoint.reach("round-done");
                     long remainingRounds = (totalSteps - progress.step() + cfg.averagingFrequency() - 1) / cfg.averagingFrequency();
                     logRound(task.name(), epoch, epochs, r, plan.rounds(), row, metricNames, means,
                             runSec / roundsThisRun * remainingRounds);
@@ -309,6 +313,7 @@ public final class ParameterAveragingMaster {
                 for (int i = 0; i < m.length && i < out.metricSums.length; i++) out.metricSums[i] += m[i] * n;
                 out.samples += n;
                 steps++;
+                FaultPoint.reach("worker-step");
             }
             out.maxSteps = out.minSteps = steps;
             if (!out.bad && out.samples > 0) {

@@ -43,6 +43,10 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
         if (keepCheckpoints < 1) throw new IllegalArgumentException("trainer.keep-checkpoints must be >= 1");
         if (maxBadRounds < 1) throw new IllegalArgumentException("trainer.max-bad-rounds must be >= 1");
         if (treeDepth < 1) throw new IllegalArgumentException("trainer.tree-depth must be >= 1");
+        if (workers < 0) throw new IllegalArgumentException("spark.workers must be >= 0 (0: one per core or executor), got " + workers);
+        if (checkpointEvery < 0) throw new IllegalArgumentException("trainer.checkpoint-every must be >= 0, got " + checkpointEvery);
+        if (gradClip < 0) throw new IllegalArgumentException("trainer.grad-clip must be >= 0, got " + gradClip);
+        if (stopAfterRounds < 0) throw new IllegalArgumentException("trainer.stop-after-rounds must be >= 0, got " + stopAfterRounds);
         if (configHash == null) configHash = "";
     }
 

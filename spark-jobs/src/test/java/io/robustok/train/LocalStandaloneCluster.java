@@ -89,7 +89,7 @@ public final class LocalStandaloneCluster implements AutoCloseable {
     }
 
     /** This JVM's classpath with absolute entries: executors run in their own working directory. */
-    static String classPath() {
+    public static String classPath() {
         return java.util.Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
                 .filter(e -> !e.isBlank()).map(e -> Path.of(e).toAbsolutePath().toString())
                 .collect(java.util.stream.Collectors.joining(File.pathSeparator));

@@ -125,8 +125,9 @@ public final class EvalStage implements Stage {
         if (!args.isEmpty() && args.get(0).equals("fid")) {
             try {
                 FidCommand.run(args.subList(1, args.size()), es, System.out);
-            } catch (IllegalArgumentException e) {
-                throw new UserError(e.getMessage(), e);
+            } catch (IllegalArgumentException | java.io.IOException e) {
+                if (e instanceof io.robustok.config.InputError ie) throw ie;
+                throw new UserError(e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(""), e);
             }
             return;
         }

@@ -87,6 +87,7 @@ public final class TokenizeStage implements Stage {
         String tokDir = StageOutput.qualify(ctx.path("tokenizer"));
         ModelArtifact art = ModelArtifact.load(tokDir, "train-tokenizer");
         TokenizerConfig cfg = TokenizerConfig.from(art.settings().at("tokenizer"));
+        TokenizerCache.get(tokDir, 1); // weights that do not fit fail here, once, before any task
         ImageData data = ImageData.of(ctx);
         int crops = ctx.settings().config().getInt("tokenize.train-crops");
         if (crops != 1 && crops != 10) throw new io.robustok.cli.UserError("tokenize.train-crops must be 1 or 10, got " + crops);
@@ -122,6 +123,39 @@ public final class TokenizeStage implements Stage {
         } catch (RuntimeException e) {
             out.abort();
             throw e;
+        }
+    }
+
+    /**
+     * Checks a token output before a stage reads it: every Parquet file's footer reads (a truncated or foreign file
+     * fails here, naming it), and the tokens were made by the tokenizer now at {@code tokDir} (its _COMPLETE.json is
+     * the one the tokens recorded), since decoding them with another tokenizer gives garbage without any error.
+     *
+     * @throws io.robustok.cli.UserError naming the file or both tokenizers, and the fix
+     */
+    public static void verifyTokens(String tokensDir, String tokDir) {
+        org.apache.hadoop.fs.FileSystem fs = StageOutput.fs(tokensDir);
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        String fix = "rerun 'robustok tokenize --force'";
+        try {
+            for (String split : List.of("train", "val")) {
+                org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(StageOutput.qualify(tokensDir), split);
+                if (!fs.exists(d)) throw new io.robustok.cli.UserError("token split " + d + " is missing: " + fix);
+                for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d, p -> p.getName().endsWith(".parquet"))) {
+                    io.robustok.data.ImageParquet.footer(f.getPath().toString(), conf, fix);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list " + tokensDir, e);
+        }
+        if (!StageOutput.isComplete(tokDir)) return;
+        Object made = StageOutput.readProvenance(tokensDir).get("tokenizer_provenance");
+        Map<String, Object> now = StageOutput.readProvenance(tokDir);
+        if (!(made instanceof Map<?, ?> m) || !java.util.Objects.equals(m.get("finished"), now.get("finished"))
+                || !java.util.Objects.equals(m.get("config_sha256"), now.get("config_sha256"))) {
+            String was = made instanceof Map<?, ?> m2 ? "finished " + m2.get("finished") + ", config " + m2.get("config_sha256") : "unknown";
+            throw new io.robustok.cli.UserError("tokens at " + tokensDir + " were made by another tokenizer (" + was + ") than the one at "
+                    + tokDir + " (finished " + now.get("finished") + ", config " + now.get("config_sha256") + "): " + fix);
         }
     }
 

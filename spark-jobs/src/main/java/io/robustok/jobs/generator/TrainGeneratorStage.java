@@ -78,11 +78,13 @@ public final class TrainGeneratorStage implements Stage {
             log.info("{}: {} is complete, skipping (--force redoes it)", NAME, outDir);
             return;
         }
+        // config first: a value out of range stops the stage before anything is read
+        GeneratorConfig cfg = GeneratorConfig.from(ctx.settings().config());
+        TrainerConfig.from(ctx.settings(), "generator");
         String tokensDir = StageOutput.qualify(ctx.path(TokenizeStage.OUT));
         if (!StageOutput.isComplete(tokensDir)) {
             throw new UserError("no complete token output at " + tokensDir + ": run 'robustok tokenize' first");
         }
-        GeneratorConfig cfg = GeneratorConfig.from(ctx.settings().config());
         RarConfig model = cfg.model();
         Map<String, Object> tokProv = StageOutput.readProvenance(tokensDir);
         int vocab = ((Number) tokProv.get("codebook_size")).intValue();
@@ -97,6 +99,7 @@ public final class TrainGeneratorStage implements Stage {
         String trainDir = ctx.path(OUT + ".train");
         if (ctx.force()) StageOutput.fs(trainDir).delete(new org.apache.hadoop.fs.Path(StageOutput.qualify(trainDir)), true);
 
+        TokenizeStage.verifyTokens(tokensDir, StageOutput.qualify(ctx.path("tokenizer")));
         JavaRDD<TokenRow> train = rows(ctx, tokensDir + "/train").persist(StorageLevel.MEMORY_ONLY());
         List<TokenRow> val = rows(ctx, tokensDir + "/val").takeSample(false,
                 ctx.settings().config().getInt("generator.stage.val-rows"), ctx.settings().config().getLong("run.seed"));

@@ -71,7 +71,7 @@ class EvalStageTest {
         Files.writeString(folder.resolve("synset_words.txt"), "n00000000 zero\nn00000001 one\n");
         run = tmp.resolve("run");
         common = List.of("--conf", "../conf/demo.conf", "run.out=" + run, "data.imagefolder=" + folder,
-                "tokenizer.codebook-size=64", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
+                "tokenizer.codebook-size=64", "tokenizer.perturb.delta-max=32", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
                 "tokenizer.model.decoder-depth=1", "tokenizer.model.heads=2",
                 "eval.batch-size=8", "eval.pfid.alphas=[0.2,1.0]", "eval.pfid.delta=40", "eval.pr-k=2");
         assertEquals(0, run("prep"), "prep");

@@ -72,7 +72,7 @@ class PostTrainStagesTest {
         }
         run = tmp.resolve("run");
         common = List.of("--conf", "../conf/demo.conf", "run.out=" + run, "data.imagefolder=" + folder, "prep.class-names=\"\"",
-                "tokenizer.codebook-size=64", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
+                "tokenizer.codebook-size=64", "tokenizer.perturb.delta-max=32", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
                 "tokenizer.model.decoder-depth=1", "tokenizer.model.heads=2", "tokenizer.disc.channels=8",
                 "generator.model.width=32", "generator.model.depth=1", "generator.model.heads=2", "generator.num-classes=2", "spark.workers=2",
                 "posttrain.pairs=24", "posttrain.pair-batch=5", "posttrain.batch-size=4", "posttrain.optimizer.lr=2e-3",

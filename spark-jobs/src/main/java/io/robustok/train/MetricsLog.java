@@ -37,6 +37,12 @@ final class MetricsLog implements AutoCloseable {
         Path p = new Path(StageOutput.qualify(path));
         FileSystem fs = StageOutput.fs(path);
         try {
+            if (fs instanceof org.apache.hadoop.fs.LocalFileSystem local) {
+                // the checksummed local file system keeps a file's last partial 512-byte chunk in memory until close:
+                // a driver killed with -9 lost its last rounds' lines. The raw one writes through on every hflush.
+                fs = local.getRaw();
+                fs.delete(new Path(p.getParent(), "." + p.getName() + ".crc"), false);
+            }
             List<String> kept = new ArrayList<>();
             if (fs.exists(p)) {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(fs.open(p), StandardCharsets.UTF_8))) {

@@ -186,7 +186,9 @@ class PipelineEndToEndTest {
         base.add("run.out=" + half);
         List<String> a = new ArrayList<>(List.of("train-tokenizer"));
         a.addAll(base);
-        a.addAll(List.of("tokenizer.trainer.checkpoint-every=1", "tokenizer.trainer.stop-after-rounds=1"));
+        // one minibatch per round and two epochs: the tiny folder makes several rounds, so stopping after one is mid-run
+        a.addAll(List.of("tokenizer.trainer.averaging-frequency=1", "tokenizer.trainer.epochs=2",
+                "tokenizer.trainer.checkpoint-every=1", "tokenizer.trainer.stop-after-rounds=1"));
         List<String> p = new ArrayList<>(List.of("prep"));
         p.addAll(base);
         assertEquals(0, Main.run(p.toArray(new String[0]), System.out, System.err));

@@ -13,6 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class JobProgressTest {
+    private static final java.util.concurrent.atomic.AtomicBoolean RELEASE = new java.util.concurrent.atomic.AtomicBoolean();
+
     @Test
     void lineCarriesCountRateElapsedAndEtaAtTheRateSoFar() {
         // 10 of 40 tasks in 20 s: 0.5 tasks/s, 30 tasks left -> 60 s
@@ -36,19 +38,27 @@ class JobProgressTest {
             LongAccumulator acc = JobProgress.items(jsc, "test items", 200);
             List<Integer> data = new ArrayList<>();
             for (int i = 0; i < 200; i++) data.add(i);
-            // two tasks of about 14 s each: longer than the default heartbeat interval (10 s) too
+            // Tasks in local mode run in this JVM: each counts its items, then holds (at most 60 s) until
+            // the driver's listener has seen a count from the still-running tasks. Deterministic whatever
+            // the heartbeat interval of a session another test may have created first.
+            RELEASE.set(false);
             Thread job = new Thread(() -> jsc.parallelize(data, 2).foreach(i -> {
                 acc.add(1);
-                Thread.sleep(140);
+                long until = System.currentTimeMillis() + 60_000;
+                while (!RELEASE.get() && System.currentTimeMillis() < until) Thread.sleep(20);
             }));
             job.start();
             long seenMidway = -1;
-            long end = System.currentTimeMillis() + 60_000;
+            long end = System.currentTimeMillis() + 90_000;
             while (job.isAlive() && System.currentTimeMillis() < end) {
                 long d = listener.itemsDone("test items");
-                if (d > 0 && d < 200) seenMidway = d;
-                Thread.sleep(100);
+                if (d > 0 && d < 200 && seenMidway < 0) {
+                    seenMidway = d;
+                    RELEASE.set(true);
+                }
+                Thread.sleep(50);
             }
+            RELEASE.set(true);
             job.join(60_000);
             assertTrue(seenMidway > 0, "a count from running tasks arrived before they ended");
             assertEquals(200, acc.value());

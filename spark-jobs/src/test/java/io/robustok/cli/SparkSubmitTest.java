@@ -42,12 +42,17 @@ class SparkSubmitTest {
         try (LocalStandaloneCluster cluster = new LocalStandaloneCluster(2, 1, "1500m", true)) {
             Path bin = Files.createDirectories(tmp.resolve("bin"));
             Path submit = bin.resolve("spark-submit");
-            // what $SPARK_HOME/bin/spark-submit does: Spark's launcher prints the driver's command, which is run
+            // what $SPARK_HOME/bin/spark-submit does: Spark's launcher prints its messages, a line holding one NUL,
+            // then the driver's command with a NUL after every argument; the command is run
             Files.writeString(submit, """
                     #!/usr/bin/env bash
-                    CMD=()
-                    while IFS= read -d '' -r ARG; do CMD+=("$ARG"); done < <("%s" -cp "$SPARK_HOME/jars/*" \\
-                      org.apache.spark.launcher.Main org.apache.spark.deploy.SparkSubmit "$@")
+                    CMD=(); DELIM=$'\\n'; STARTED=0
+                    while IFS= read -d "$DELIM" -r ARG; do
+                      if [ "$STARTED" = 1 ]; then CMD+=("$ARG")
+                      elif [ -z "$ARG" ]; then DELIM=''; STARTED=1
+                      else echo "$ARG"; fi
+                    done < <("%s" -cp "$SPARK_HOME/jars/*" org.apache.spark.launcher.Main org.apache.spark.deploy.SparkSubmit "$@")
+                    [ ${#CMD[@]} -gt 0 ] || { echo "spark-submit: the launcher printed no command" >&2; exit 1; }
                     exec "${CMD[@]}"
                     """.formatted(Path.of(System.getProperty("java.home"), "bin", "java")));
             assertTrue(submit.toFile().setExecutable(true));

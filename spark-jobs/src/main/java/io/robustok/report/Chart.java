@@ -5,6 +5,8 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogarithmicAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
+import org.jfree.chart.axis.TickUnits;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
@@ -20,8 +22,11 @@ import java.awt.Color;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * A chart of the report, drawn by JFreeChart into a PNG: a line chart (curves over steps, epochs, alpha) or a
@@ -112,9 +117,7 @@ public final class Chart {
 
     /** The chart as PNG bytes. */
     public byte[] png(int width, int height) {
-        JFreeChart chart = line ? lineChart() : barChart();
-        chart.setBackgroundPaint(Color.WHITE);
-        chart.getTitle().setFont(chart.getTitle().getFont().deriveFont(14f));
+        JFreeChart chart = jfree();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             ChartUtils.writeChartAsPNG(out, chart, width, height);
@@ -122,6 +125,14 @@ public final class Chart {
             throw new UncheckedIOException("cannot draw chart " + title, e);
         }
         return out.toByteArray();
+    }
+
+    /** The JFreeChart this draws (tests read its axes). */
+    JFreeChart jfree() {
+        JFreeChart chart = line ? lineChart() : barChart();
+        chart.setBackgroundPaint(Color.WHITE);
+        chart.getTitle().setFont(chart.getTitle().getFont().deriveFont(14f));
+        return chart;
     }
 
     private JFreeChart lineChart() {
@@ -152,13 +163,26 @@ public final class Chart {
                     : new BasicStroke(1.5f));
         }
         plot.setRenderer(r);
+        // a single point or a flat curve gets an axis of readable width (+-5 % of its value, +-1 for steps and
+        // epochs) instead of ticks that differ in the 8th digit and all print the same ("5E0")
+        boolean integerX = true;
+        double scaleX = 0, scaleY = 0;
+        for (Series s : series) {
+            for (int i = 0; i < s.x().length; i++) {
+                if (!finite(s, i)) continue;
+                integerX &= s.x()[i] == Math.rint(s.x()[i]);
+                scaleX = Math.max(scaleX, Math.abs(s.x()[i]));
+                scaleY = Math.max(scaleY, Math.abs(s.y()[i]));
+            }
+        }
+        NumberAxis domain = (NumberAxis) plot.getDomainAxis();
+        domain.setAutoRangeIncludesZero(false);
+        domain.setStandardTickUnits(integerX ? NumberAxis.createIntegerTickUnits() : READABLE_TICKS);
+        domain.setAutoRangeMinimumSize(integerX ? 2 : scaleX > 0 ? scaleX * 0.1 : 1);
         NumberAxis range = (NumberAxis) plot.getRangeAxis();
         range.setAutoRangeIncludesZero(false);
-        // a flat curve gets a readable axis (+-5 % of its value) instead of ticks that differ in the 7th digit
-        double scale = 0;
-        for (Series s : series) for (double v : s.y()) if (Double.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-        range.setAutoRangeMinimumSize(scale > 0 ? scale * 0.1 : 1e-9);
-        ((NumberAxis) plot.getDomainAxis()).setAutoRangeIncludesZero(false);
+        range.setStandardTickUnits(READABLE_TICKS);
+        range.setAutoRangeMinimumSize(scaleY > 0 ? scaleY * 0.1 : 1);
         if (logY && allPositive && data.getItemCount(0) > 0) {
             LogarithmicAxis axis = new LogarithmicAxis(yLabel);
             axis.setStrictValuesFlag(false);
@@ -188,7 +212,44 @@ public final class Chart {
                 "{2}", new java.text.DecimalFormat("0.###")));
         r.setDefaultItemLabelsVisible(true);
         for (int i = 0; i < seriesNames.size(); i++) r.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
+        NumberAxis range = (NumberAxis) plot.getRangeAxis();
+        range.setStandardTickUnits(READABLE_TICKS);
+        double scale = bars.stream().mapToDouble(b -> Math.abs(b.value())).filter(Double::isFinite).max().orElse(0);
+        range.setAutoRangeMinimumSize(scale > 0 ? scale * 0.1 : 1);
         return chart;
+    }
+
+    /**
+     * Tick units of 1, 2, 2.5 and 5 times a power of ten, each printed with just the decimals it needs (0.0012,
+     * 16.25, 1,500); below 1e-5 in scientific notation (2.5E-6), which reads better than a row of zeros.
+     */
+    private static final TickUnits READABLE_TICKS = new TickUnits();
+
+    static {
+        DecimalFormatSymbols symbols = DecimalFormatSymbols.getInstance(Locale.ROOT);
+        for (int k = -12; k <= 12; k++) {
+            for (double m : new double[]{1, 2, 2.5, 5}) {
+                double size = m * Math.pow(10, k);
+                int decimals = Math.max(0, -k + (m == 2.5 ? 1 : 0));
+                String pattern = size < 1e-5 ? "0.##E0" : decimals == 0 ? "#,##0" : "#,##0." + "0".repeat(decimals);
+                READABLE_TICKS.add(new NumberTickUnit(size, new TickFormat(pattern, symbols, size)));
+            }
+        }
+    }
+
+    /** A tick label format that prints the zero tick as "0" (not "0E0", nor a rounding residue like "-1E-22"). */
+    private static final class TickFormat extends DecimalFormat {
+        private final double size;
+
+        TickFormat(String pattern, DecimalFormatSymbols symbols, double size) {
+            super(pattern, symbols);
+            this.size = size;
+        }
+
+        @Override
+        public StringBuffer format(double v, StringBuffer to, java.text.FieldPosition pos) {
+            return Math.abs(v) < size * 1e-6 ? to.append('0') : super.format(v, to, pos);
+        }
     }
 
     private static boolean finite(Series s, int i) {

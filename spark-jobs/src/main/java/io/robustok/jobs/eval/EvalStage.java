@@ -26,6 +26,7 @@ import io.robustok.jobs.ImageGrid;
 import io.robustok.jobs.ModelArtifact;
 import io.robustok.jobs.TokenizerCache;
 import io.robustok.jobs.eval.DistributedEval.ImageBatch;
+import io.robustok.report.Chart;
 import io.robustok.spark.StageOutput;
 import io.robustok.tokenizer.Tokenizer;
 import io.robustok.tokenizer.TokenizerConfig;
@@ -310,7 +311,6 @@ public final class EvalStage implements Stage {
                         log.info("{}: pFID {} at alpha {} delta {} over {} val images", NAME, fmt(r.fid()), a, delta, r.samples());
                     }
                     w.write(out.resolve("pfid.json"));
-                    if (alphas.size() > 1) Files.write(out.resolve("pfid-curve.png"), curvePng(alphas, curve, delta, extractorLabel));
                     summary.put("pfid", curve);
                     summary.put("pfid_delta", delta);
                     if (postTok != null) {
@@ -327,6 +327,9 @@ public final class EvalStage implements Stage {
                         pw.write(out.resolve("pfid" + POST + ".json"));
                         postSummary.put("pfid", pcurve);
                     }
+                    Chart chart = pfidChart(alphas, curve, summary.get("rfid"), (Map<?, ?>) postSummary.get("pfid"),
+                            postSummary.get("rfid"), delta, extractorLabel);
+                    if (!chart.isEmpty()) Files.write(out.resolve("pfid-curve.png"), chart.png(640, 400));
                 }
             } finally {
                 tagged.unpersist();
@@ -442,54 +445,30 @@ public final class EvalStage implements Stage {
     }
 
     /** pFID against alpha as a small line chart (the SPEC section 4 curve). */
-    static byte[] curvePng(List<Double> alphas, Map<String, Object> curve, int delta, String extractor) {
-        int W = 480, H = 320, L = 60, R = 20, T = 30, B = 45;
-        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(W, H, java.awt.image.BufferedImage.TYPE_INT_RGB);
-        java.awt.Graphics2D g = img.createGraphics();
-        g.setRenderingHint(java.awt.RenderingHints.KEY_ANTIALIASING, java.awt.RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(java.awt.Color.WHITE);
-        g.fillRect(0, 0, W, H);
-        double[] x = new double[alphas.size()], y = new double[alphas.size()];
-        double xMin = Double.MAX_VALUE, xMax = -Double.MAX_VALUE, yMax = 0;
-        for (int i = 0; i < x.length; i++) {
-            x[i] = alphas.get(i);
-            y[i] = ((Number) curve.get(String.valueOf(alphas.get(i)))).doubleValue();
-            xMin = Math.min(xMin, x[i]);
-            xMax = Math.max(xMax, x[i]);
-            yMax = Math.max(yMax, y[i]);
+    /**
+     * The pFID curve over alpha, starting from rFID at alpha 0 when it was measured, with the post-trained decoder's
+     * curve beside it when post-training ran.
+     */
+    static Chart pfidChart(List<Double> alphas, Map<?, ?> curve, Object rfid, Map<?, ?> postCurve, Object postRfid,
+                           int delta, String extractor) {
+        Chart c = Chart.line("pFID over alpha (delta " + delta + ", " + extractor
+                + (rfid instanceof Number ? "; alpha 0 = rFID)" : ")"), "alpha (perturbation rate)", "FID");
+        c.series("pFID", curveX(alphas, rfid), curveY(alphas, curve, rfid));
+        if (postCurve != null) {
+            c.series("pFID, post-trained decoder", curveX(alphas, postRfid), curveY(alphas, postCurve, postRfid));
         }
-        if (xMax == xMin) xMax = xMin + 1;
-        yMax = yMax <= 0 ? 1 : yMax * 1.1;
-        g.setColor(java.awt.Color.BLACK);
-        g.drawLine(L, H - B, W - R, H - B);
-        g.drawLine(L, T, L, H - B);
-        g.drawString("alpha", W / 2 - 15, H - 8);
-        g.drawString("pFID (delta " + delta + ", " + extractor + ")", L, T - 10);
-        for (int k = 0; k <= 4; k++) {
-            double yv = yMax * k / 4;
-            int py = (int) (H - B - (H - B - T) * k / 4.0);
-            g.drawString(String.format("%.1f", yv), 5, py + 4);
-            double xv = xMin + (xMax - xMin) * k / 4;
-            int px = (int) (L + (W - L - R) * k / 4.0);
-            g.drawString(String.format("%.2f", xv), px - 12, H - B + 15);
-        }
-        g.setColor(new java.awt.Color(0x1f77b4));
-        g.setStroke(new java.awt.BasicStroke(2f));
-        int[] px = new int[x.length], py = new int[x.length];
-        for (int i = 0; i < x.length; i++) {
-            px[i] = (int) (L + (W - L - R) * (x[i] - xMin) / (xMax - xMin));
-            py[i] = (int) (H - B - (H - B - T) * y[i] / yMax);
-            g.fillOval(px[i] - 3, py[i] - 3, 7, 7);
-        }
-        g.drawPolyline(px, py, x.length);
-        g.dispose();
-        try {
-            java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
-            javax.imageio.ImageIO.write(img, "png", o);
-            return o.toByteArray();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return c;
+    }
+
+    private static double[] curveX(List<Double> alphas, Object rfid) {
+        return Stream.concat(rfid instanceof Number ? Stream.of(0.0) : Stream.empty(), alphas.stream())
+                .mapToDouble(Double::doubleValue).toArray();
+    }
+
+    private static double[] curveY(List<Double> alphas, Map<?, ?> curve, Object rfid) {
+        return Stream.concat(rfid instanceof Number n ? Stream.of(n) : Stream.empty(),
+                        alphas.stream().map(a -> (Number) curve.get(String.valueOf(a))))
+                .mapToDouble(v -> v == null ? Double.NaN : v.doubleValue()).toArray();
     }
 
     static String sha12(String s) {

@@ -126,6 +126,8 @@ class EvalStageTest {
         assertTrue(StageOutput.isComplete(eval.toString()));
         for (String f : List.of("rfid.json", "pfid.json", "codebook.json", "summary.json")) assertTrue(Files.isRegularFile(eval.resolve(f)), f);
         assertFalse(Files.exists(eval.resolve("gfid.json")), "no generator output, no gFID");
+        BufferedImage curve = ImageIO.read(eval.resolve("pfid-curve.png").toFile());
+        assertEquals(640, curve.getWidth(), "the pFID curve, drawn by the report's chart component");
 
         JsonNode rfid = json(eval.resolve("rfid.json"));
         JsonNode m0 = rfid.get("metrics").get(0);

@@ -59,9 +59,13 @@ public final class StageStore {
      * outside run.out and skips itself when done) always runs, under a lock named after {@code lockName}.
      */
     public Result computeOnce(Node n, String identity, String lockName, Map<String, Object> meta, Callable<?> work) throws Exception {
-        if (isComplete(n, identity)) return new Result(Outcome.CACHED, 0);
         String name = n.shared() ? entry(n, identity) : n.stage() + "-" + StageGraph.sha256(lockName).substring(0, 12);
         String lockPath = root + "/_locks/" + name + ".lock";
+        if (isComplete(n, identity)) {
+            // a run killed between committing this entry and releasing its lock left the lock behind: clear it
+            StoreLock.clearIfStale(lockPath, leaseMillis);
+            return new Result(Outcome.CACHED, 0);
+        }
         try (StoreLock ignored = StoreLock.acquire(lockPath, leaseMillis,
                 holder -> log.info("{}: waiting for {} (being computed by {})", n.stage(), name, holder))) {
             if (isComplete(n, identity)) return new Result(Outcome.CACHED, 0);

@@ -64,13 +64,7 @@ public final class StoreLock implements AutoCloseable {
             String holder = read(path);
             Long mtime = mtime(path);
             if (holder == null || mtime == null) continue; // released between our create and read: try again
-            boolean stale = System.currentTimeMillis() - mtime > leaseMillis || deadOnThisHost(holder);
-            if (stale) {
-                log.warn("store lock {} held by '{}' is stale ({}): taking it over", path, holder,
-                        deadOnThisHost(holder) ? "its process is gone" : "not renewed for " + leaseMillis + " ms");
-                breakLock(path, holder);
-                continue;
-            }
+            if (breakIfStale(path, holder, mtime, leaseMillis, "taking it over")) continue;
             if (!told) {
                 waiting.accept(holder);
                 told = true;
@@ -78,6 +72,27 @@ public final class StoreLock implements AutoCloseable {
             sleepQuietly(sleep);
             sleep = Math.min(1000, sleep * 2);
         }
+    }
+
+    /**
+     * Removes the lock at {@code path} when its holder is gone (a dead process on this host, or no renewal for a
+     * lease); a live holder's lock is left alone. For an entry found complete, whose lock a killed run left behind
+     * between committing the output and releasing the lock. True when a stale lock was removed.
+     */
+    public static boolean clearIfStale(String path, long leaseMillis) {
+        String holder = read(path);
+        Long mtime = mtime(path);
+        if (holder == null || mtime == null) return false;
+        return breakIfStale(path, holder, mtime, leaseMillis, "removing it (the entry is complete)");
+    }
+
+    private static boolean breakIfStale(String path, String holder, long mtime, long leaseMillis, String action) {
+        boolean dead = deadOnThisHost(holder);
+        if (!dead && System.currentTimeMillis() - mtime <= leaseMillis) return false;
+        log.warn("store lock {} held by '{}' is stale ({}): {}", path, holder,
+                dead ? "its process is gone" : "not renewed for " + leaseMillis + " ms", action);
+        breakLock(path, holder);
+        return true;
     }
 
     /** The holder line of the lock at {@code path}, or null when there is none. */

@@ -18,6 +18,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The store's compute-once protocol: threads and separate JVMs racing for one missing entry; stale locks. */
@@ -100,6 +101,30 @@ class StageStoreTest {
         StageStore.Result r = store.computeOnce(NODE, ID, "", Map.of(), () -> compute(store, tmp.resolve("e.txt")));
         assertEquals(StageStore.Outcome.COMPUTED, r.outcome());
         assertTrue((System.nanoTime() - t0) / 1e9 < 30, "did not wait for the ten-minute lease");
+    }
+
+    @Test
+    void aCompleteEntryIsUsedAsIsAndAKilledHoldersLockOnItIsCleared() throws Exception {
+        // a run killed after committing the entry, before releasing its lock
+        Process dead = new ProcessBuilder("true").start();
+        dead.waitFor();
+        StageStore store = new StageStore(tmp.resolve("store").toString(), 600_000);
+        compute(store, tmp.resolve("first.txt"));
+        Path lock = tmp.resolve("store/_locks/" + StageStore.entry(NODE, ID) + ".lock");
+        Files.createDirectories(lock.getParent());
+        Files.writeString(lock, InetAddress.getLocalHost().getHostName() + " " + dead.pid() + " killed\n");
+        Path evidence = tmp.resolve("again.txt");
+        assertEquals(StageStore.Outcome.CACHED,
+                store.computeOnce(NODE, ID, "", Map.of(), () -> compute(store, evidence)).outcome());
+        assertFalse(Files.exists(evidence), "not recomputed");
+        assertFalse(Files.exists(lock), "the dead holder's lock is gone");
+
+        // a live holder (another host, renewed just now) is between its commit and its release: its lock stays
+        Files.writeString(lock, "another-host 3 alive\n");
+        assertEquals(StageStore.Outcome.CACHED,
+                store.computeOnce(NODE, ID, "", Map.of(), () -> compute(store, evidence)).outcome());
+        assertFalse(Files.exists(evidence), "not recomputed");
+        assertTrue(Files.exists(lock), "a live holder's lock is left alone");
     }
 
     @Test

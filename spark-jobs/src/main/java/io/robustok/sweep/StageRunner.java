@@ -37,6 +37,7 @@ public final class StageRunner {
     private final StageContext stageCtx;
     private final StageStore store;
     private final Map<String, String> ids;
+    private final List<String> adoptFrom;
     private final Map<String, String> locations = new LinkedHashMap<>();
     private final Map<String, Map<String, Object>> status = new LinkedHashMap<>();
 
@@ -47,11 +48,13 @@ public final class StageRunner {
         if (root.isBlank()) {
             store = null;
             ids = Map.of();
+            adoptFrom = List.of();
             stageCtx = ctx;
             return;
         }
         store = new StageStore(root, (long) (s.config().getDouble("sweep.lock-lease") * 1000));
         ids = StageGraph.identities(s);
+        adoptFrom = s.config().getStringList("sweep.adopt");
         List<String> placed = new ArrayList<>();
         Map<String, String> byOutput = new LinkedHashMap<>();
         for (Node n : StageGraph.NODES) {
@@ -89,7 +92,8 @@ public final class StageRunner {
                 for (String in : n.inputs()) inputs.put(in, ids.get(in));
                 meta.put("inputs", inputs);
                 String lockName = n.shared() ? "" : stageCtx.settings().config().getString("data.imagefolder");
-                StageStore.Result r = store.computeOnce(n, id, lockName, meta, () -> {
+                String adopt = store.isComplete(n, id) ? null : RunAdoption.find(n, ids, adoptFrom);
+                StageStore.Result r = store.computeOnce(n, id, lockName, meta, adopt, () -> {
                     stage.run(stageCtx);
                     return null;
                 });

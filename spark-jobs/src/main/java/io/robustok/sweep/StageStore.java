@@ -19,8 +19,11 @@ import java.util.concurrent.Callable;
 public final class StageStore {
     private static final Logger log = LoggerFactory.getLogger(StageStore.class);
 
-    /** How an entry was obtained: computed here, found complete, or run without leaving a complete output. */
-    public enum Outcome { COMPUTED, CACHED, INCOMPLETE }
+    /**
+     * How an entry was obtained: computed here, found complete, taken from an ordinary run's output (sweep.adopt),
+     * or run without leaving a complete output.
+     */
+    public enum Outcome { COMPUTED, CACHED, ADOPTED, INCOMPLETE }
 
     public record Result(Outcome outcome, double seconds) {
     }
@@ -59,6 +62,16 @@ public final class StageStore {
      * outside run.out and skips itself when done) always runs, under a lock named after {@code lockName}.
      */
     public Result computeOnce(Node n, String identity, String lockName, Map<String, Object> meta, Callable<?> work) throws Exception {
+        return computeOnce(n, identity, lockName, meta, null, work);
+    }
+
+    /**
+     * As above; when the entry is missing and {@code adoptFrom} names a committed output of an ordinary run that
+     * qualifies for it ({@link RunAdoption}), that output's files are linked into the entry instead of running
+     * {@code work}.
+     */
+    public Result computeOnce(Node n, String identity, String lockName, Map<String, Object> meta, String adoptFrom,
+                              Callable<?> work) throws Exception {
         String name = n.shared() ? entry(n, identity) : n.stage() + "-" + StageGraph.sha256(lockName).substring(0, 12);
         String lockPath = root + "/_locks/" + name + ".lock";
         if (isComplete(n, identity)) {
@@ -70,20 +83,32 @@ public final class StageStore {
                 holder -> log.info("{}: waiting for {} (being computed by {})", n.stage(), name, holder))) {
             if (isComplete(n, identity)) return new Result(Outcome.CACHED, 0);
             long t0 = System.nanoTime();
+            Map<String, Object> m = new LinkedHashMap<>(meta);
+            if (n.shared() && adoptFrom != null) {
+                RunAdoption.linkInto(adoptFrom, location(n, identity));
+                log.info("{}: took {} into the store as {} (same identity)", n.stage(), adoptFrom, entry(n, identity));
+                m.put("adopted_from", StageOutput.qualify(adoptFrom));
+                writeMeta(n, identity, m, StageOutput.readProvenance(location(n, identity)).getOrDefault("wall_s", 0));
+                return new Result(Outcome.ADOPTED, (System.nanoTime() - t0) / 1e9);
+            }
             work.call();
             double sec = (System.nanoTime() - t0) / 1e9;
             if (!n.shared()) return new Result(Outcome.COMPUTED, sec);
             if (!isComplete(n, identity)) return new Result(Outcome.INCOMPLETE, sec);
-            Map<String, Object> m = new LinkedHashMap<>(meta);
-            m.put("stage", n.stage());
-            m.put("identity", identity);
-            m.put("location", location(n, identity));
-            m.put("seconds", sec);
-            m.put("finished", java.time.Instant.now().toString());
-            io.robustok.jobs.TrainFiles.write(metaPath(n, identity),
-                    (StageOutput.toJsonLine(m) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            writeMeta(n, identity, m, sec);
             return new Result(Outcome.COMPUTED, sec);
         }
+    }
+
+    /** _meta/<entry>.json: who made the entry, from which key values and inputs, and its compute seconds. */
+    private void writeMeta(Node n, String identity, Map<String, Object> m, Object seconds) {
+        m.put("stage", n.stage());
+        m.put("identity", identity);
+        m.put("location", location(n, identity));
+        m.put("seconds", seconds);
+        m.put("finished", java.time.Instant.now().toString());
+        io.robustok.jobs.TrainFiles.write(metaPath(n, identity),
+                (StageOutput.toJsonLine(m) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** What {@code _meta/<entry>.json} says (empty when the entry was committed without it). */

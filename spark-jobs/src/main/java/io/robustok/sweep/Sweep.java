@@ -204,13 +204,14 @@ public final class Sweep {
         List<Variant> live = variants.stream().filter(Variant::runnable).toList();
         if (live.isEmpty()) return;
         // one row per variant, one column per stage: compute <id> (first variant to need the entry), shared <id>
-        // (a variant above computes it), stored <id> (complete in the store)
+        // (a variant above computes it), stored <id> (complete in the store), adopt <id> (taken from a run of
+        // sweep.adopt)
         int w = Math.max(8, live.stream().mapToInt(v -> v.name.length()).max().orElse(8));
         out.println();
         StringBuilder head = new StringBuilder(String.format("%-" + w + "s", "variant"));
         for (Node n : StageGraph.NODES) head.append("  ").append(String.format("%-16s", n.stage()));
         out.println(head);
-        int compute = 0, stored = 0, sharedCount = 0;
+        int compute = 0, stored = 0, sharedCount = 0, adopted = 0;
         Map<String, String> firstUser = new LinkedHashMap<>();
         for (Variant v : live) {
             StringBuilder row = new StringBuilder(String.format("%-" + w + "s", v.name));
@@ -225,6 +226,10 @@ public final class Sweep {
                 } else if (firstUser.containsKey(n.stage() + id)) {
                     cell = "shared " + id.substring(0, 6);
                     sharedCount++;
+                } else if (RunAdoption.find(n, v.ids, v.settings.config().getStringList("sweep.adopt")) != null) {
+                    firstUser.put(n.stage() + id, v.name);
+                    cell = "adopt " + id.substring(0, 6);
+                    adopted++;
                 } else {
                     firstUser.put(n.stage() + id, v.name);
                     cell = "compute " + id.substring(0, 6);
@@ -234,8 +239,9 @@ public final class Sweep {
             }
             out.println(row);
         }
-        out.printf("%n%d stage outputs to compute, %d already stored, %d shared with an earlier variant of this sweep "
-                + "(entries: <store>/<output>-<id>; run: not stored, skips itself when done)%n", compute, stored, sharedCount);
+        out.printf("%n%d stage outputs to compute, %d already stored, %d to take from sweep.adopt runs, %d shared with an "
+                + "earlier variant of this sweep (entries: <store>/<output>-<id>; run: not stored, skips itself when done)%n",
+                compute, stored, adopted, sharedCount);
     }
 
     private static String clip(String s, int n) {

@@ -31,7 +31,7 @@ for r in $(seq 1 "$REPS"); do
   t0=$(date +%s.%N)
   ROBUSTOK_NO_BUILD=1 bin/robustok sweep "${ARGS[@]}" > "$W/rerun-$N-$r.log" 2>&1
   t1=$(date +%s.%N)
-  TIMES+=("$(echo "$t1 - $t0" | bc)")
+  TIMES+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')")
   echo "rerun $r: ${TIMES[-1]} s"
 done
 MED=$(printf '%s\n' "${TIMES[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -102,7 +102,10 @@ public final class Chart {
         return this;
     }
 
-    /** Logarithmic y axis (a loss over orders of magnitude); applies when every plotted value is positive. */
+    /**
+     * Logarithmic y axis (a loss over orders of magnitude); applies when every plotted value is positive and they
+     * span at least a factor of 10.
+     */
     public Chart logY() {
         logY = true;
         return this;
@@ -166,13 +169,14 @@ public final class Chart {
         // a single point or a flat curve gets an axis of readable width (+-5 % of its value, +-1 for steps and
         // epochs) instead of ticks that differ in the 8th digit and all print the same ("5E0")
         boolean integerX = true;
-        double scaleX = 0, scaleY = 0;
+        double scaleX = 0, scaleY = 0, minY = Double.MAX_VALUE;
         for (Series s : series) {
             for (int i = 0; i < s.x().length; i++) {
                 if (!finite(s, i)) continue;
                 integerX &= s.x()[i] == Math.rint(s.x()[i]);
                 scaleX = Math.max(scaleX, Math.abs(s.x()[i]));
                 scaleY = Math.max(scaleY, Math.abs(s.y()[i]));
+                minY = Math.min(minY, Math.abs(s.y()[i]));
             }
         }
         NumberAxis domain = (NumberAxis) plot.getDomainAxis();
@@ -183,7 +187,8 @@ public final class Chart {
         range.setAutoRangeIncludesZero(false);
         range.setStandardTickUnits(READABLE_TICKS);
         range.setAutoRangeMinimumSize(scaleY > 0 ? scaleY * 0.1 : 1);
-        if (logY && allPositive && data.getItemCount(0) > 0) {
+        // a log axis reads only over orders of magnitude: within one (or at a single point) it has no labels
+        if (logY && allPositive && minY > 0 && scaleY / minY >= 10) {
             LogarithmicAxis axis = new LogarithmicAxis(yLabel);
             axis.setStrictValuesFlag(false);
             axis.setAutoRangeNextLogFlag(false);

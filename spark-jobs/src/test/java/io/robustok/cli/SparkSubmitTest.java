@@ -28,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * launcher and SparkSubmit, so the driver JVM gets exactly the options submit.sh passes. The prep stage runs on
  * tiny data with GPU=0; its Parquet shards are written by the executors, which load the project's code from the
  * jar the driver ships.
- * <p>Slow group (about 2-4 minutes with the jar build on 2 cores; .ci/run runs it after the suite).
+ * <p>Slow group; .ci/run runs it after the suite. On 2 cores: about 1 minute with the jar reused, plus about 5 for
+ * the jar build.
  */
 @Tag("slow")
 class SparkSubmitTest {

@@ -89,10 +89,14 @@ class ChartTest {
     }
 
     @Test
-    void aLogAxisWithOnePointDrawsAnImage() throws Exception {
-        byte[] png = Chart.line("grad norm", "step", "grad norm").logY()
-                .series("grad_norm", new double[]{7}, new double[]{0.3}).png(320, 200);
-        BufferedImage img = ImageIO.read(new ByteArrayInputStream(png));
+    void aLogAxisIsUsedOverOrdersOfMagnitudeOnly() throws Exception {
+        Chart one = Chart.line("grad norm", "step", "grad norm").logY().series("grad_norm", new double[]{7}, new double[]{0.3});
+        assertReadable(labels(one, false), "log axis of one point");
+        Chart narrow = Chart.line("loss", "step", "loss").logY().series("loss", new double[]{1, 2, 3}, new double[]{3, 2, 1.5});
+        assertReadable(labels(narrow, false), "log axis within a factor of 2");
+        Chart wide = Chart.line("loss", "step", "loss").logY().series("loss", new double[]{1, 2, 3}, new double[]{100, 3, 0.5});
+        assertTrue(wide.jfree().getXYPlot().getRangeAxis() instanceof org.jfree.chart.axis.LogarithmicAxis, "orders of magnitude: log");
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(wide.png(320, 200)));
         assertNotNull(img);
         assertEquals(320, img.getWidth());
     }

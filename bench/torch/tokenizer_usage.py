@@ -8,7 +8,12 @@ of the images, every token replaced by a code drawn from its 100 nearest: the de
 parameter averaging of --workers copies every 5 steps (the trainer), EMA of the weights. Every --every steps it
 prints val PSNR and codebook usage on 256 (or --val) val images for the raw and the EMA weights.
 
+--init java gives every linear layer this project's initialisation (weights N(0, 0.02), zero biases; PyTorch's
+default otherwise). --head-init mean sets the decoder head's bias to the mean pixel patch of the 64 init images
+(tokenizer.stage.head-init = mean); mean-zero also zeroes the head's weights.
+
 Usage: tokenizer_usage.py --steps 1250 [--batch 32] [--workers 2] [--perturb] [--lr 2e-3] [--threads 1]
+       [--init java] [--head-init mean|mean-zero]
 """
 import argparse
 import copy
@@ -55,14 +60,26 @@ def main():
     a.add_argument("--every", type=int, default=250)
     a.add_argument("--val", type=int, default=256)
     a.add_argument("--threads", type=int, default=1)
+    a.add_argument("--init", choices=["torch", "java"], default="torch")
+    a.add_argument("--head-init", choices=["random", "mean", "mean-zero"], default="random")
     a = a.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     train, val = load("train"), load("t10k")[:a.val]
     m = Tokenizer(32, 8, 128, 2, 2, 4, 512, 16)
+    if a.init == "java":
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Linear):
+                torch.nn.init.normal_(mod.weight, std=0.02)
+                torch.nn.init.zeros_(mod.bias)
     with torch.no_grad():
-        z = m.encode(train[torch.randperm(len(train))[:64]]).reshape(-1, 16)
+        first = train[torch.randperm(len(train))[:64]]
+        z = m.encode(first).reshape(-1, 16)
         m.codebook.copy_(z[torch.randperm(len(z))[:512]] + 0.01 * torch.randn(512, 16))
+        if a.head_init != "random":
+            m.head.bias.copy_(m.patchify(first).mean((0, 1)))
+            if a.head_init == "mean-zero":
+                m.head.weight.zero_()
     models = [copy.deepcopy(m) for _ in range(a.workers)]
     opts = [torch.optim.AdamW(w.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0) for w in models]
     ema = copy.deepcopy(m)
@@ -106,7 +123,8 @@ def main():
             pr, ur = evaluate(models[0], val)
             pe, ue = evaluate(ema, val)
             print(f"USAGE step {t} images {t * a.batch * a.workers} raw: psnr {pr:.2f} usage {ur:.3f} | "
-                  f"ema: psnr {pe:.2f} usage {ue:.3f}  (workers {a.workers} perturb {a.perturb} lr {a.lr})", flush=True)
+                  f"ema: psnr {pe:.2f} usage {ue:.3f}  (workers {a.workers} perturb {a.perturb} lr {a.lr} init {a.init} "
+                  f"head-init {a.head_init})", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
     private transient INDArray codebookInitImages;
     /** Driver-only: codebook init uniform(+-1/K) (the official initialisation) instead of N(0, 1) rows. */
     private transient boolean uniformCodebook;
+    /** Driver-only: images whose mean patch initialises the decoder head's bias (null: zero bias). */
+    private transient INDArray headInitImages;
+    private transient boolean headZeroWeights;
 
     /**
      * @param cfg      the tokenizer section
@@ -66,11 +69,22 @@ public final class TokenizerTask<R> implements TrainingTask<R, ImageBatch> {
         return this;
     }
 
+    /**
+     * Decoder head bias from the mean pixel patch of these images, and zero head weights if {@code zeroWeights}
+     * (see TokenizerWorker#initHeadFromData).
+     */
+    public TokenizerTask<R> withHeadInit(INDArray images, boolean zeroWeights) {
+        this.headInitImages = images;
+        this.headZeroWeights = zeroWeights;
+        return this;
+    }
+
     @Override
     public TrainState init() {
         TokenizerWorker w = new TokenizerWorker(cfg, gradClip);
         if (codebookInitImages != null) w.initCodebookFromData(codebookInitImages, cfg.seed() + 17);
         if (uniformCodebook) w.initCodebookUniform(cfg.seed() + 17);
+        if (headInitImages != null) w.initHeadFromData(headInitImages, headZeroWeights);
         return w.state().copy();
     }
 

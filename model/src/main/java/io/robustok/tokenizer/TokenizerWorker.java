@@ -258,6 +258,24 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         for (int c = 0; c < k; c++) cb.putRow(c, z.getRow(perm[c % rows]).castTo(cb.dataType()).add(noise.getRow(c)));
     }
 
+    /**
+     * Data-dependent decoder head: its bias becomes the mean pixel patch of {@code images} (patch rows laid out
+     * (c, py, px), as the head emits them), and with {@code zeroWeights} its weights become zero, so the untrained
+     * decoder already outputs (about) the mean image. Without it, learning the mean image is the decoder's first lesson,
+     * and its gradient reaches the encoder through the straight-through estimator as one direction shared by every
+     * token: at demo scale it drives all encoder outputs onto one code within ~40 steps, the codes initialised from
+     * data die there, and few come back (BENCHMARKS.md, "Codebook usage of the demo tokenizer").
+     *
+     * @param images [N, 3, H, W] in [-1, 1]
+     */
+    void initHeadFromData(INDArray images, boolean zeroWeights) {
+        int p = cfg.patch(), g = cfg.imageSize() / p;
+        INDArray b = tokParams.get("decoder/head.b");
+        INDArray mean = images.castTo(b.dataType()).dup().reshape(images.size(0), 3, g, p, g, p).mean(0, 2, 4);
+        b.assign(mean.reshape(b.shape()));
+        if (zeroWeights) tokParams.get("decoder/head.w").assign(0);
+    }
+
     /** The official codebook initialisation: every entry uniform in [-1/K, 1/K] (the graph l2-normalises the rows). */
     void initCodebookUniform(long seed) {
         INDArray cb = tokParams.get("quantizer/codebook");

@@ -154,4 +154,40 @@ class TokenizerTrainingTest {
         assertEquals(random.state().params().get("encoder/proj.w"), w.state().params().get("encoder/proj.w"));
         assertFalse(random.state().params().get("quantizer/codebook").equalsWithEps(w.state().params().get("quantizer/codebook"), 1e-3));
     }
+
+    /**
+     * Head init from data: the bias is the mean pixel patch of the images; with zero weights every decode is the mean
+     * patch tiled over the image, whatever the tokens.
+     */
+    @Test
+    void headInitFromDataDecodesTheMeanPatch() {
+        TokenizerConfig c = TestConfigs.tiny(BATCH);
+        INDArray x = images(16, c.imageSize(), 23);
+        int p = c.patch(), g = c.imageSize() / p;
+        float[] mean = new float[3 * p * p];
+        for (int n = 0; n < 16; n++) {
+            for (int ch = 0; ch < 3; ch++) {
+                for (int y = 0; y < c.imageSize(); y++) {
+                    for (int xx = 0; xx < c.imageSize(); xx++) {
+                        mean[(ch * p + y % p) * p + xx % p] += x.getFloat(n, ch, y, xx) / (16f * g * g);
+                    }
+                }
+            }
+        }
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        INDArray w0 = w.state().params().get("decoder/head.w").dup();
+        w.initHeadFromData(x, false);
+        assertTrue(Nd4j.create(mean).equalsWithEps(w.state().params().get("decoder/head.b"), 1e-5));
+        assertEquals(w0, w.state().params().get("decoder/head.w"), "mean: weights untouched");
+
+        w.initHeadFromData(x, true);
+        INDArray y = new Tokenizer(c, w.state().params(), 8, 16).decode(Nd4j.create(new int[][]{{0, 5, 9, 63, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}));
+        for (int ch = 0; ch < 3; ch++) {
+            for (int yy = 0; yy < c.imageSize(); yy++) {
+                for (int xx = 0; xx < c.imageSize(); xx++) {
+                    assertEquals(mean[(ch * p + yy % p) * p + xx % p], y.getFloat(0, ch, yy, xx), 1e-5);
+                }
+            }
+        }
+    }
 }

@@ -95,6 +95,10 @@ public final class TrainTokenizerStage implements Stage {
         if (!cbInit.equals("data") && !cbInit.equals("random") && !cbInit.equals("uniform")) {
             throw new UserError("tokenizer.stage.codebook-init = \"" + cbInit + "\": expected data, random or uniform");
         }
+        String headInit = stage.getString("head-init");
+        if (!headInit.equals("random") && !headInit.equals("mean") && !headInit.equals("mean-zero")) {
+            throw new UserError("tokenizer.stage.head-init = \"" + headInit + "\": expected random, mean or mean-zero");
+        }
         TokenizerConfig cfg = requireWeightFiles(ctx);
         TrainerConfig tc = TrainerConfig.from(ctx.settings(), "tokenizer");
         String trainDir = ctx.path(OUT + ".train");
@@ -108,13 +112,22 @@ public final class TrainTokenizerStage implements Stage {
         TokenizerTask<ImageRecord> task = new TokenizerTask<>(cfg, tc.gradClip(),
                 (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, seed));
         if (cbInit.equals("uniform")) task.withUniformCodebookInit();
-        if (cbInit.equals("data")) {
+        if (cbInit.equals("data") || !headInit.equals("random")) {
             // enough images that every code gets a distinct latent token (twice over), from the train split
             int n = (int) Math.max(8, Math.min(1024, Math.ceil(2.0 * cfg.codebookSize() / cfg.tokens())));
+            INDArray sample;
             try (ImageBatcher b = ImageBatcher.eval(imageSize)) {
-                task.withCodebookInit(b.batch(train.takeSample(false, n, cfg.seed()), 0).images());
+                sample = b.batch(train.takeSample(false, n, cfg.seed()), 0).images();
             }
-            log.info("{}: codebook initialised from the untrained encoder's outputs on {} train images", NAME, n);
+            if (cbInit.equals("data")) {
+                task.withCodebookInit(sample);
+                log.info("{}: codebook initialised from the untrained encoder's outputs on {} train images", NAME, n);
+            }
+            if (!headInit.equals("random")) {
+                task.withHeadInit(sample, headInit.equals("mean-zero"));
+                log.info("{}: decoder head bias = the mean pixel patch of {} train images{}", NAME, n,
+                        headInit.equals("mean-zero") ? ", head weights zero" : "");
+            }
         }
         log.info("{}: {} train images, {} val images, {} epochs, {} parameters", NAME, train.count(), val.size(0),
                 tc.epochs(), task.init().parameterCount());

@@ -13,7 +13,9 @@ default otherwise). --head-init mean sets the decoder head's bias to the mean pi
 (tokenizer.stage.head-init = mean); mean-zero also zeroes the head's weights.
 
 Usage: tokenizer_usage.py --steps 1250 [--batch 32] [--workers 2] [--perturb] [--lr 2e-3] [--threads 1]
-       [--init java] [--head-init mean|mean-zero]
+       [--init java] [--head-init mean|mean-zero] [--trace N] [--stop N]
+--trace N prints, every N steps, how many codes 64 val images use and the length of the mean of their (unit) encoder
+outputs: 1.0 means every output points the same way (the collapse).
 """
 import argparse
 import copy
@@ -60,6 +62,8 @@ def main():
     a.add_argument("--every", type=int, default=250)
     a.add_argument("--val", type=int, default=256)
     a.add_argument("--threads", type=int, default=1)
+    a.add_argument("--trace", type=int, default=0)
+    a.add_argument("--stop", type=int, default=0, help="stop after this many steps (the schedule stays --steps long)")
     a.add_argument("--init", choices=["torch", "java"], default="torch")
     a.add_argument("--head-init", choices=["random", "mean", "mean-zero"], default="random")
     a = a.parse_args()
@@ -84,7 +88,7 @@ def main():
     opts = [torch.optim.AdamW(w.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0) for w in models]
     ema = copy.deepcopy(m)
     warm = a.steps // 4
-    for step in range(a.steps):
+    for step in range(a.stop or a.steps):
         t = step + 1
         scale = t / warm if t < warm else 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * (t - warm) / (a.steps - warm)))
         for w, opt in zip(models, opts):
@@ -119,6 +123,12 @@ def main():
         with torch.no_grad():
             for pe, pw in zip(ema.parameters(), models[0].parameters()):
                 pe.mul_(a.ema).add_(pw, alpha=1 - a.ema)
+        if a.trace and t % a.trace == 0:
+            with torch.no_grad():
+                z = models[0].encode(val[:64])
+                codes = (z @ F.normalize(models[0].codebook, dim=-1).t()).argmax(-1).unique().numel()
+            print(f"TRACE step {t} codes in use (64 val images) {codes} mean encoder output length "
+                  f"{z.reshape(-1, z.shape[-1]).mean(0).norm().item():.3f}", flush=True)
         if t % a.every == 0 or t == a.steps:
             pr, ur = evaluate(models[0], val)
             pe, ue = evaluate(ema, val)

@@ -173,8 +173,8 @@ public final class Sweep {
         double sigma = c.getDouble("posttrain.sigma");
         if (!(sigma >= 0 && sigma <= 1)) throw new IllegalArgumentException("posttrain.sigma = " + sigma + " is outside [0, 1]");
         String init = c.getString("tokenizer.stage.codebook-init");
-        if (!init.equals("data") && !init.equals("random")) {
-            throw new IllegalArgumentException("tokenizer.stage.codebook-init = \"" + init + "\": expected data or random");
+        if (!init.equals("data") && !init.equals("random") && !init.equals("uniform")) {
+            throw new IllegalArgumentException("tokenizer.stage.codebook-init = \"" + init + "\": expected data, random or uniform");
         }
         int crops = c.getInt("tokenize.train-crops");
         if (crops != 1 && crops != 10) throw new IllegalArgumentException("tokenize.train-crops must be 1 or 10, got " + crops);

@@ -95,4 +95,15 @@ class SweepFileTest {
         assertEquals("/tmp/never-written/test-sweep/runs/ok", v.get("ok").settings.config().getString("run.out"));
         assertEquals("/tmp/never-written/s", v.get("ok").settings.config().getString("run.store"));
     }
+
+    @Test
+    void theShippedConfigsPassTheSweepsValidation() {
+        // every variant is checked before anything runs: the project's own configs must pass (imagenet256's
+        // codebook init "uniform" was once refused)
+        for (String f : List.of("../conf/demo.conf", "../conf/imagenet256.conf")) {
+            Sweep.validate(Settings.load(new java.io.File(f), List.of()));
+        }
+        Settings bad = Settings.load(new java.io.File("../conf/demo.conf"), List.of("tokenizer.stage.codebook-init=zeros"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Sweep.validate(bad)).getMessage().contains("codebook-init"));
+    }
 }

@@ -40,20 +40,9 @@ class PipelineEndToEndTest {
         Path folder = tmp.resolve("imagefolder");
         TinyImageFolder.write(folder);
         run = tmp.resolve("run");
-        args = List.of("--conf", "../../conf/demo.conf", "run.out=" + run, "data.fashion-mnist=\"\"",
-                "data.imagefolder=" + folder, "prep.class-names=" + folder.resolve("synset_words.txt"),
-                "tokenizer.codebook-size=64", "tokenizer.perturb.delta-max=32", "tokenizer.model.width=32", "tokenizer.model.encoder-depth=1",
-                "tokenizer.model.decoder-depth=1", "tokenizer.model.heads=2", "tokenizer.batch-size=8",
-                "tokenizer.stage.train-images=0", "tokenizer.stage.val-images=16", "tokenizer.trainer.epochs=1",
-                "tokenizer.loss.gan-start-epoch=0.5",
-                "generator.model.width=32", "generator.model.depth=1", "generator.model.heads=2", "generator.batch-size=8",
-                "generator.trainer.max-steps=6", "generator.trainer.warmup=2", "generator.stage.val-rows=16",
-                "generator.stage.grid-per-class=1",
-                "posttrain.pairs=40", "posttrain.batch-size=8", "posttrain.trainer.epochs=1", "posttrain.stage.val-images=16",
-                "eval.feature-net.epochs=1", "eval.feature-net.train-limit=2000", "eval.feature-net.test-limit=500",
-                "eval.feature-net.min-test-accuracy=0.5", "eval.num-samples=20", "eval.is-split-size=10",
-                "eval.batch-size=10", "eval.pr-k=2", "eval.pr-block=20", "eval.pr-max-samples=20",
-                "eval.pfid.alphas=[0.25,1.0]");
+        List<String> a = new ArrayList<>(TinyImageFolder.tinyRun(folder));
+        a.add("run.out=" + run);
+        args = List.copyOf(a);
     }
 
     static int robustok(String stage, String... extra) {

@@ -65,6 +65,11 @@ class PipelineEndToEndTest {
     void pipelineRunsEveryStageReportsAndSkipsOnRerun() throws Exception {
         assertEquals(0, robustok("pipeline"), "pipeline exit code");
         for (String o : OUTPUTS) assertTrue(Files.isRegularFile(run.resolve(o).resolve("_COMPLETE.json")), o + " committed");
+        // the wall time in a training stage's provenance covers its training, not just the output's writing
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        double ran = json.readTree(run.resolve("_stages.json").toFile()).path("train-tokenizer").path("seconds").asDouble();
+        double wall = json.readTree(run.resolve("tokenizer").resolve("_COMPLETE.json").toFile()).path("wall_s").asDouble();
+        assertTrue(wall >= 0.5 * ran && wall <= ran + 0.2, "train-tokenizer wall_s " + wall + " against the stage's " + ran + " s");
         for (String f : List.of("rfid.json", "pfid.json", "gfid.json", "codebook.json", "rfid-posttrain.json", "pfid-posttrain.json",
                 "gfid-posttrain.json")) {
             assertTrue(Files.isRegularFile(run.resolve("eval").resolve(f)), "eval/" + f);

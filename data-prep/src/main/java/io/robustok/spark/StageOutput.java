@@ -35,12 +35,21 @@ public final class StageOutput {
     private final Path finalDir;
     private final Path tmpDir;
     private final FileSystem fs;
-    private final long started = System.nanoTime();
+    private static volatile long stageStarted;
+    private final long started = stageStarted != 0 ? stageStarted : System.nanoTime();
 
     private StageOutput(Path finalDir, Path tmpDir, FileSystem fs) {
         this.finalDir = finalDir;
         this.tmpDir = tmpDir;
         this.fs = fs;
+    }
+
+    /**
+     * Marks the start of a stage's run in this JVM: outputs begun after it report their wall time from here (a training
+     * stage begins its output only when training is done). Without it, wall time counts from {@link #begin}.
+     */
+    public static void stageStarted() {
+        stageStarted = System.nanoTime();
     }
 
     public static FileSystem fs(String path) {
@@ -198,7 +207,7 @@ public final class StageOutput {
         done.put("config_sha256", settings.hash());
         done.put("revision", Provenance.revision());
         done.put("finished", Instant.now().toString());
-        // from begin() to commit: this run's share when a training stage resumed
+        // from the stage's start (or begin()) to commit: this run's share when a training stage resumed
         done.put("wall_s", Math.round((System.nanoTime() - started) / 1e8) / 10.0);
         done.put("overrides", settings.differencesFromDefaults());
         done.putAll(provenance);

@@ -83,6 +83,7 @@ public final class Main {
         }
         try {
             Settings settings = Settings.load(conf, overrides);
+            io.robustok.spark.StageOutput.stageStarted();
             stage.run(new StageContext(settings, rest));
             return 0;
         } catch (ConfigError | InputError e) {

@@ -76,6 +76,7 @@ public final class StageRunner {
         Map<String, Object> st = new LinkedHashMap<>();
         status.put(stage.name(), st);
         long t0 = System.nanoTime();
+        io.robustok.spark.StageOutput.stageStarted();
         try {
             if (store == null) {
                 stage.run(stageCtx);

@@ -155,7 +155,8 @@ public final class Settings implements Serializable {
         return best;
     }
 
-    static int levenshtein(String a, String b) {
+    /** Edit distance of two strings (the "did you mean" hints of config keys, stages and sweep keys). */
+    public static int levenshtein(String a, String b) {
         int[] prev = new int[b.length() + 1];
         int[] cur = new int[b.length() + 1];
         for (int j = 0; j <= b.length(); j++) prev[j] = j;

@@ -161,24 +161,13 @@ public final class Main {
         String best = null;
         int bestD = Integer.MAX_VALUE;
         for (String s : stages.keySet()) {
-            int d = levenshtein(name, s);
+            int d = io.robustok.config.Settings.levenshtein(name, s);
             if (d < bestD) {
                 bestD = d;
                 best = s;
             }
         }
         return best != null && bestD <= 3 ? " (did you mean '" + best + "'?)" : "";
-    }
-
-    private static int levenshtein(String a, String b) {
-        int[][] d = new int[a.length() + 1][b.length() + 1];
-        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
-        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
-        for (int i = 1; i <= a.length(); i++)
-            for (int j = 1; j <= b.length(); j++)
-                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1),
-                        d[i - 1][j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-        return d[a.length()][b.length()];
     }
 
     private static void usage(PrintStream out, Map<String, Stage> stages) {

@@ -223,23 +223,12 @@ public final class SweepFile {
         String best = options.get(0);
         int bestD = Integer.MAX_VALUE;
         for (String o : options) {
-            int d = levenshtein(k, o);
+            int d = io.robustok.config.Settings.levenshtein(k, o);
             if (d < bestD) {
                 bestD = d;
                 best = o;
             }
         }
         return best;
-    }
-
-    private static int levenshtein(String a, String b) {
-        int[][] d = new int[a.length() + 1][b.length() + 1];
-        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
-        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
-        for (int i = 1; i <= a.length(); i++)
-            for (int j = 1; j <= b.length(); j++)
-                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1),
-                        d[i - 1][j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-        return d[a.length()][b.length()];
     }
 }

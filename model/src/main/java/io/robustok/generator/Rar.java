@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import io.robustok.nn.Backprop;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -213,6 +214,6 @@ public final class Rar {
 
     /** Loss, accuracy and the gradient of the loss for every parameter. */
     public OutAndGrad lossAndGradients(RarInputs in) {
-        return sd.calculateGradientsAndOutputs(in.placeholders(cfg, true), List.of(LOSS, ACC), paramNames);
+        return Backprop.run(sd, in.placeholders(cfg, true), List.of(LOSS, ACC), paramNames);
     }
 }

@@ -1,5 +1,6 @@
 package io.robustok.tokenizer;
 
+import io.robustok.nn.Backprop;
 import io.robustok.nn.ParamStore;
 import io.robustok.train.AdamW;
 import io.robustok.train.GradClip;
@@ -175,7 +176,7 @@ public final class PostTrainWorker implements Worker<PairBatch> {
         // 1. decoder step: reconstruction + adaptively weighted GAN loss, one backward
         List<String> wrt = new ArrayList<>(decParams.keySet());
         wrt.addAll(List.of("probeRec", "probeGan"));
-        OutAndGrad r = genGraph.calculateGradientsAndOutputs(ph, List.of("loss", "rec", "gan", "headIn", "recon"), wrt);
+        OutAndGrad r = Backprop.run(genGraph, ph, List.of("loss", "rec", "gan", "headIn", "recon"), wrt);
         Map<String, INDArray> o = r.getOutputs();
         Map<String, INDArray> grads = r.getGradients();
         optState.get(ADAPTIVE).assign(adaptiveWeight(o.get("headIn"), grads.get("probeRec"), grads.get("probeGan"), used));
@@ -193,7 +194,7 @@ public final class PostTrainWorker implements Worker<PairBatch> {
         double emaReal = optState.get(LECAM_REAL).getDouble(0), emaFake = optState.get(LECAM_FAKE).getDouble(0);
         dph.put("emaReal", Nd4j.scalar((float) emaReal));
         dph.put("emaFake", Nd4j.scalar((float) emaFake));
-        OutAndGrad dr = discGraph.calculateGradientsAndOutputs(dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
+        OutAndGrad dr = Backprop.run(discGraph, dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
                 new ArrayList<>(discParams.keySet()));
         discOpt.step("disc", discParams, dr.getGradients(), optState, pc.discLr() * ctx.lrScale());
         double d = cfg.lecamDecay();
@@ -208,7 +209,7 @@ public final class PostTrainWorker implements Worker<PairBatch> {
     /** The first step measures the adaptive weight (no earlier step to take it from). */
     private double measureAdaptive(Map<String, INDArray> ph) {
         ph.put("ganWeight", Nd4j.scalar(1f));
-        OutAndGrad r = genGraph.calculateGradientsAndOutputs(ph, List.of("headIn"), List.of("probeRec", "probeGan"));
+        OutAndGrad r = Backprop.run(genGraph, ph, List.of("headIn"), List.of("probeRec", "probeGan"));
         return adaptiveWeight(r.getOutputs().get("headIn"), r.getGradients().get("probeRec"), r.getGradients().get("probeGan"), 1.0);
     }
 

@@ -1,5 +1,6 @@
 package io.robustok.tokenizer;
 
+import io.robustok.nn.Backprop;
 import io.robustok.nn.ParamStore;
 import io.robustok.train.AdamW;
 import io.robustok.train.GradClip;
@@ -352,7 +353,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             outs.addAll(List.of("gan", "headIn", "recon"));
             wrt.addAll(List.of("probeRec", "probeGan"));
         }
-        OutAndGrad r = g.calculateGradientsAndOutputs(ph, outs, wrt);
+        OutAndGrad r = Backprop.run(g, ph, outs, wrt);
         Map<String, INDArray> o = r.getOutputs();
         Map<String, INDArray> grads = r.getGradients();
         double gan = 0;
@@ -383,7 +384,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             INDArray emaFake = optState.get(LECAM_FAKE);
             dph.put("emaReal", Nd4j.scalar((float) emaReal.getDouble(0)));
             dph.put("emaFake", Nd4j.scalar((float) emaFake.getDouble(0)));
-            OutAndGrad dr = discGraph.calculateGradientsAndOutputs(dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
+            OutAndGrad dr = Backprop.run(discGraph, dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
                     new ArrayList<>(discParams.keySet()));
             discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * cfg.discLrScale(epoch));
             disc = dr.getOutputs().get("hinge").getDouble(0);
@@ -444,7 +445,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
     /** First GAN step on this worker: one extra pass to measure the weight instead of guessing it. */
     private double measureAdaptive(Map<String, INDArray> ph) {
         ph.put("ganWeight", Nd4j.scalar(1f));
-        OutAndGrad r = ganGraph.calculateGradientsAndOutputs(ph, List.of("headIn"), List.of("probeRec", "probeGan"));
+        OutAndGrad r = Backprop.run(ganGraph, ph, List.of("headIn"), List.of("probeRec", "probeGan"));
         return adaptiveWeight(r.getOutputs().get("headIn"), r.getGradients().get("probeRec"), r.getGradients().get("probeGan"), 1.0);
     }
 

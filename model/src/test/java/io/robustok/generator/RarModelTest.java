@@ -159,4 +159,28 @@ class RarModelTest {
         double[] got = r.getGradients().get("head.b").reshape(-1).toDoubleVector();
         for (int k = 0; k < v; k++) assertEquals(expected[k], got[k], 1e-5, "dL/d head.b[" + k + "]");
     }
+
+    /**
+     * The generator's loss and gradients through io.robustok.nn.Backprop (array cache on) are bitwise those of
+     * SameDiff's calculateGradientsAndOutputs (cache off), call after call with new tokens.
+     */
+    @Test
+    void cachedBackpropIsBitwiseSameDiffs() {
+        RarConfig cfg = Fixtures.tiny(true);
+        Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 11));
+        java.util.List<String> names = new java.util.ArrayList<>(rar.params().keySet());
+        for (int call = 0; call < 3; call++) {
+            int[][] x = Fixtures.randomTokens(3, cfg.tokens(), cfg.codebookSize(), 40 + call);
+            int[] cond = {cfg.classRow(0), cfg.classRow(2), cfg.nullClassRow()};
+            int[][] orders = TokenOrder.sample(3, cfg.tokens(), 0.5, new SplittableRandom(call));
+            RarInputs in = RarInputs.of(cfg, x, cond, orders);
+            var ref = rar.sameDiff().calculateGradientsAndOutputs(in.placeholders(cfg, true), java.util.List.of(Rar.LOSS), names);
+            var got = rar.lossAndGradients(in);
+            assertEquals(ref.getOutputs().get(Rar.LOSS).getFloat(0), got.getOutputs().get(Rar.LOSS).getFloat(0));
+            for (String n : names) {
+                assertArrayEquals(ref.getGradients().get(n).dup().data().asFloat(), got.getGradients().get(n).dup().data().asFloat(),
+                        "gradient of " + n + ", call " + call);
+            }
+        }
+    }
 }

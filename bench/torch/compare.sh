@@ -21,7 +21,7 @@ mvn -B -o -q install -pl core -DskipTests
 [ "$module" = eval ] && mvn -B -o -q install -pl model -DskipTests
 mvn -B -o -q -pl "$module" test-compile
 mvn -B -o -q -pl "$module" dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/compare.cp >/dev/null
-JAVA=(java -Xmx3g -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g
+JAVA=(java -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g
   -cp "${OURS_CLASSES:+$OURS_CLASSES:}$module/target/classes:$module/target/test-classes:$(cat $module/target/compare.cp)")
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then
@@ -32,7 +32,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in "${threads[@]}"; do
   case "$what" in
     tokenizer)
-      ours=$(OMP_NUM_THREADS=$t "${JAVA[@]}" -Dbench.patch=8 -Dbench.steps=${STEPS:-10} io.robustok.tokenizer.TokenizerBench | grep '^BENCH')
+      ours=$(OMP_NUM_THREADS=$t "${JAVA[@]}" -Dbench.patch=8 -Dbench.steps=${STEPS:-40} io.robustok.tokenizer.TokenizerBench | grep '^BENCH')
       rate_ours=$(sed -E 's/.* = ([0-9.]+) images\/s = .*/\1/' <<<"$ours"); unit="images/s"
       twin_args=(tokenizer --patch 8 --steps ${STEPS:-10}) ;;
     paper)

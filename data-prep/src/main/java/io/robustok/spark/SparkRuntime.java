@@ -59,6 +59,9 @@ public final class SparkRuntime {
         conf.setIfMissing("spark.sql.shuffle.partitions", "8");
         String nd4jLimits = "-Dorg.bytedeco.javacpp.maxbytes=" + s.getString("nd4j-maxbytes")
                 + " -Dorg.bytedeco.javacpp.maxphysicalbytes=" + s.getString("nd4j-maxphysicalbytes");
+        // executors load the libnd4j build the driver chose (they run the same jar)
+        String nativeBuild = io.robustok.config.NativeBuild.select();
+        if (!nativeBuild.isEmpty()) nd4jLimits += " -D" + io.robustok.config.NativeBuild.PROPERTY + "=" + nativeBuild;
         conf.setIfMissing("spark.executor.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
         conf.setIfMissing("spark.driver.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
         if (local) {

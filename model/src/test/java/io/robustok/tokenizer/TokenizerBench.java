@@ -7,7 +7,7 @@ import java.util.Arrays;
 
 /**
  * Images/s of one training step at demo scale (a harness, not a test: {@code bench/tokenizer/run.sh}). System
- * properties {@code -Dbench.patch=8 -Dbench.gan=true -Dbench.batch=N -Dbench.steps=N -Dbench.profile=true}.
+ * properties {@code -Dbench.patch=8 -Dbench.gan=true -Dbench.batch=N -Dbench.steps=N -Dbench.warmup=N -Dbench.profile=true}.
  * {@code -Dbench.paper=true}: paper scale instead (256 px, patch 16, ViT-B 12+12 blocks, codebook 4096 x 64, batch
  * {@code bench.batch}, default 1): forward + backward + AdamW seconds per image. {@code -Dbench.all=true} with
  * {@code bench.paper}: every loss of SPEC section 2 on (LPIPS-VGG16, DINOv2 initialisation and semantic loss, the
@@ -62,7 +62,7 @@ public final class TokenizerBench {
         }
         INDArray x = TokenizerTrainingTest.images(batch, size, 1);
         ImageBatch b = new ImageBatch(x, null);
-        int warm = paper ? 1 : 3, runs = Integer.getInteger("bench.steps", paper ? 3 : 8);
+        int warm = Integer.getInteger("bench.warmup", paper ? 1 : 10), runs = Integer.getInteger("bench.steps", paper ? 3 : 40);
         double[] t = new double[runs], cpu = new double[runs];
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int s = 0; s < warm + runs; s++) {

@@ -35,6 +35,7 @@ public final class Main {
     }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
+        io.robustok.config.NativeBuild.select(); // before anything loads ND4J
         Map<String, Stage> stages = Stages.byName();
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
             usage(out, stages);

@@ -23,6 +23,7 @@ ARGS=(--conf conf/demo.conf --sweep "$W/bench-$N.conf" sweep.out="$W/sweeps" swe
   tokenize.train-images=512 generator.trainer.max-steps=10 generator.trainer.warmup=2 generator.stage.val-rows=64
   eval.feature-net.epochs=1 eval.feature-net.train-limit=2000 eval.feature-net.test-limit=500
   eval.feature-net.min-test-accuracy=0.5 eval.val-images=200 eval.num-samples=100 eval.is-split-size=50
+  posttrain.pairs=128 posttrain.batch-size=8 posttrain.trainer.epochs=1 posttrain.stage.val-images=16
   eval.pr-block=100 eval.pr-max-samples=100 eval.pfid.alphas=[0.5])
 echo "first run (computes the store) ..."
 ROBUSTOK_NO_BUILD=1 bin/robustok sweep "${ARGS[@]}" > "$W/first-$N.log" 2>&1 || { tail -20 "$W/first-$N.log"; exit 1; }

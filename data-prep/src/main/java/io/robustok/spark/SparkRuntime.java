@@ -3,6 +3,7 @@ package io.robustok.spark;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValue;
 import io.robustok.config.ConfigError;
+import io.robustok.config.NativeBuild;
 import io.robustok.config.Settings;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -60,8 +61,8 @@ public final class SparkRuntime {
         String nd4jLimits = "-Dorg.bytedeco.javacpp.maxbytes=" + s.getString("nd4j-maxbytes")
                 + " -Dorg.bytedeco.javacpp.maxphysicalbytes=" + s.getString("nd4j-maxphysicalbytes");
         // executors load the libnd4j build the driver chose (they run the same jar)
-        String nativeBuild = io.robustok.config.NativeBuild.select();
-        if (!nativeBuild.isEmpty()) nd4jLimits += " -D" + io.robustok.config.NativeBuild.PROPERTY + "=" + nativeBuild;
+        String nativeBuild = NativeBuild.select();
+        if (!nativeBuild.isEmpty()) nd4jLimits += " -D" + NativeBuild.PROPERTY + "=" + nativeBuild;
         conf.setIfMissing("spark.executor.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
         conf.setIfMissing("spark.driver.extraJavaOptions", JAVA17_OPENS + " " + nd4jLimits);
         if (local) {

@@ -1,10 +1,10 @@
 package io.robustok.generator;
 
+import io.robustok.nn.Backprop;
 import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import io.robustok.nn.Backprop;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;

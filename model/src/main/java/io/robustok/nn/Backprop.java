@@ -1,6 +1,5 @@
 package io.robustok.nn;
 
-import org.nd4j.autodiff.listeners.Listener;
 import org.nd4j.autodiff.listeners.Operation;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -100,15 +99,6 @@ public final class Backprop {
         Map<String, INDArray> grads = new HashMap<>();
         for (Map.Entry<String, String> e : gradName.entrySet()) grads.put(e.getKey(), all.get(e.getValue()));
         return new OutAndGrad(outs, grads);
-    }
-
-    /** Inference ({@link SameDiff#output}) with the session's bookkeeping trimmed afterwards. */
-    public static Map<String, INDArray> output(SameDiff sd, Map<String, INDArray> placeholders, String... outputs) {
-        try {
-            return sd.output(placeholders, outputs);
-        } finally {
-            trim(sd);
-        }
     }
 
     /** Clears the current thread's session's record of released array ids (see the class comment). */

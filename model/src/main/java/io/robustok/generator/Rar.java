@@ -1,6 +1,7 @@
 package io.robustok.generator;
 
 import io.robustok.nn.Backprop;
+import io.robustok.nn.LayerNorm;
 import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -35,6 +36,12 @@ public final class Rar {
 
     /** Additive mask value above the diagonal; exp() of it is exactly 0 in float. */
     static final double MASKED = -1e9;
+    /**
+     * Layer norms are {@link LayerNorm}'s GEMM form (in ND4J M2.1 the layer_norm op's backward costs several ms per
+     * call at demo size, 17 calls a step). libnd4j's op, which {@link RarSampler} runs, divides by the standard
+     * deviation with no epsilon; 1e-12 is that up to float rounding, without a NaN on a constant row.
+     */
+    static final double EPS = 1e-12;
 
     private final RarConfig cfg;
     private final SameDiff sd;
@@ -120,7 +127,6 @@ public final class Rar {
             lc = l;
         }
         SDVariable cs = sd.nn().swish(c).reshape(-1, d); // SiLU, [N * lc, D]
-        SDVariable ones = sd.constant("ln_ones", Nd4j.ones(DataType.FLOAT, d));
         INDArray maskArr = Nd4j.zeros(DataType.FLOAT, 1, 1, l, l);
         for (int i = 0; i < l; i++) for (int j = i + 1; j < l; j++) maskArr.putScalar(0, 0, i, j, MASKED);
         SDVariable mask = sd.constant("causal_mask", maskArr);
@@ -130,17 +136,18 @@ public final class Rar {
             String b = "blocks." + i + ".";
             SDVariable mod = linear(cs, b + "ada").reshape(-1, lc, 6 * d);
             SDVariable[] m = sd.split(mod, 6, 2); // shift1, scale1, gate1, shift2, scale2, gate2
-            SDVariable a = modulate(sd.nn().layerNorm(x, ones, false, 2), m[0], m[1]);
+            SDVariable a = modulate(norm(x, l, d), m[0], m[1]);
             SDVariable qkv = linear(a.reshape(-1, d), b + "attn.qkv");
             SDVariable[] s = sd.split(qkv, 3, 1);
-            SDVariable q = sd.nn().layerNorm(heads(s[0], l, h, hd), v(b + "attn.q_norm.g"), v(b + "attn.q_norm.b"), false, 3);
-            SDVariable k = sd.nn().layerNorm(heads(s[1], l, h, hd), v(b + "attn.k_norm.g"), v(b + "attn.k_norm.b"), false, 3);
+            // QK-norm over each head's hd features: rows of [N * L * H, hd], then the heads' layout
+            SDVariable q = heads(LayerNorm.affine(sd, s[0].reshape(-1, hd), v(b + "attn.q_norm.g"), v(b + "attn.q_norm.b"), hd, EPS), l, h, hd);
+            SDVariable k = heads(LayerNorm.affine(sd, s[1].reshape(-1, hd), v(b + "attn.k_norm.g"), v(b + "attn.k_norm.b"), hd, EPS), l, h, hd);
             SDVariable vv = heads(s[2], l, h, hd);
             SDVariable att = sd.nn().softmax(sd.mmul(q, k, false, true, false).mul(scale).add(mask), 3);
             SDVariable o = sd.mmul(att, vv).permute(0, 2, 1, 3).reshape(-1, d); // [N * L, D]
             o = linear(o, b + "attn.proj").reshape(-1, l, d);
             x = x.add(m[2].mul(o));
-            SDVariable f = modulate(sd.nn().layerNorm(x, ones, false, 2), m[3], m[4]).reshape(-1, d);
+            SDVariable f = modulate(norm(x, l, d), m[3], m[4]).reshape(-1, d);
             f = linear(sd.nn().gelu(linear(f, b + "mlp.fc1")), b + "mlp.fc2").reshape(-1, l, d);
             x = x.add(m[5].mul(f));
         }
@@ -151,7 +158,7 @@ public final class Rar {
                 : cs;
         int lf = cfg.stepEmbedding() ? t : 1;
         SDVariable[] fm = sd.split(linear(co, "final.ada").reshape(-1, lf, 2 * d), 2, 2); // scale, shift (RAR's order)
-        SDVariable hf = modulate(sd.nn().layerNorm(xo, ones, false, 2), fm[1], fm[0]).reshape(-1, d);
+        SDVariable hf = modulate(norm(xo, t, d), fm[1], fm[0]).reshape(-1, d);
         SDVariable logits2 = linear(hf, "head"); // [N * T, V]
         logits2.reshape(-1, t, cfg.codebookSize()).rename(LOGITS);
         SDVariable lab = labels.reshape(-1);
@@ -163,6 +170,11 @@ public final class Rar {
         sd.sum(logp.mul(sd.oneHot(lab, cfg.codebookSize(), -1, 1.0, 0.0, DataType.FLOAT)), 1).mean().neg().rename(LOSS);
         sd.eq(sd.argmax(logits2, 1).castTo(DataType.INT), lab).castTo(DataType.FLOAT).mean().rename(ACC);
         sd.setLossVariables(LOSS);
+    }
+
+    /** Layer norm without gain or bias over the last axis of [N, len, D] (adaLN's), as [N, len, D]. */
+    private SDVariable norm(SDVariable x, int len, int d) {
+        return LayerNorm.normalize(sd, x.reshape(-1, d), d, EPS).reshape(-1, len, d);
     }
 
     private SDVariable linear(SDVariable in2d, String prefix) {

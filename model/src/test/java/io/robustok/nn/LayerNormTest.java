@@ -59,6 +59,27 @@ class LayerNormTest {
         for (String k : List.of("y", "x", "g", "b")) close(ref.get(k), now.get(k), 2e-5, k);
     }
 
+    /**
+     * The generator's layer norms (adaLN's without gain, QK-norm's with it) replaced ND4J's layer_norm op, which
+     * divides by the standard deviation with no epsilon: with {@code eps = 1e-12} ({@code Rar.EPS}) the GEMM form gives
+     * the op's outputs and gradients, also on rows as small as the initial embeddings (std 0.02).
+     */
+    @Test
+    void withATinyEpsilonItIsNd4jsLayerNormOp() {
+        Nd4j.getRandom().setSeed(13);
+        int rows = 40, d = 16;
+        for (double spread : new double[]{3, 0.02}) {
+            INDArray x = Nd4j.randn(DataType.FLOAT, rows, d).muli(spread).addi(Nd4j.randn(DataType.FLOAT, rows, 1).muli(spread).broadcast(rows, d));
+            INDArray g = Nd4j.randn(DataType.FLOAT, d).addi(1), b = Nd4j.randn(DataType.FLOAT, d);
+            INDArray r = Nd4j.randn(DataType.FLOAT, rows, d);
+            Map<String, INDArray> ref = run(x, g, b, r, v -> v[0].getSameDiff().nn().layerNorm(v[0], v[1], v[2], false, 1));
+            Map<String, INDArray> now = run(x, g, b, r, v -> LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-12));
+            for (String k : List.of("y", "g", "b")) close(ref.get(k), now.get(k), 2e-5, k + " at spread " + spread);
+            // dL/dx scales with 1 / std: compare relative to its own size
+            close(ref.get("x").div(ref.get("x").amaxNumber()), now.get("x").div(ref.get("x").amaxNumber()), 2e-5, "x at spread " + spread);
+        }
+    }
+
     @Test
     void gradientMatchesFiniteDifferences() {
         Nd4j.getRandom().setSeed(11);

@@ -22,6 +22,8 @@ final class GeneratorWorker implements Worker<TokenBatch> {
     private final LinkedHashMap<String, INDArray> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, INDArray> decay, noDecay;
     private final LinkedHashMap<String, INDArray> opt = new LinkedHashMap<>();
+    /** Condition rows the last step fed the graph (class or null class per sequence; tests read the dropout rate). */
+    private int[] lastConditions = new int[0];
 
     GeneratorWorker(GeneratorConfig cfg) {
         this.cfg = cfg;
@@ -59,6 +61,7 @@ final class GeneratorWorker implements Worker<TokenBatch> {
         for (int i = 0; i < n; i++) {
             cond[i] = rng.nextDouble() < cfg.classDropout() ? m.nullClassRow() : m.classRow(batch.labels()[i]);
         }
+        lastConditions = cond;
         OutAndGrad og = rar.lossAndGradients(RarInputs.of(m, batch.tokens(), cond, orders));
         double loss = og.getOutputs().get(Rar.LOSS).getDouble(0);
         double acc = og.getOutputs().get(Rar.ACC).getDouble(0);
@@ -80,5 +83,9 @@ final class GeneratorWorker implements Worker<TokenBatch> {
 
     Rar rar() {
         return rar;
+    }
+
+    int[] lastConditions() {
+        return lastConditions.clone();
     }
 }

@@ -69,6 +69,55 @@ class QuantizerTest {
         assertEquals(0.0, n.get("decoder/"), 1e-20, "" + n);
     }
 
+    /**
+     * The straight-through path with the perturbation on, as the training step builds it: the decoder input is
+     * {@code z + sg(code - z)}, so any loss's gradient with respect to the encoder output z is exactly its gradient
+     * with respect to the decoder input, on perturbed and clean rows alike, and none of it reaches the codebook.
+     * The loss is {@code sum(decoderIn * W)}: its gradient with respect to the decoder input is W.
+     */
+    @Test
+    void straightThroughPassesTheDecoderInputGradientToTheEncoderOutputOnPerturbedRows() {
+        int rows = 12, k = 16, dim = 8;
+        Nd4j.getRandom().setSeed(3);
+        SameDiff sd = SameDiff.create();
+        SDVariable z = sd.placeHolder("z", DataType.FLOAT, -1, dim);
+        SDVariable cb = TokenizerNet.l2normalize(sd, sd.var("codebook", Nd4j.randn(DataType.FLOAT, k, dim)));
+        SDVariable pertIds = sd.placeHolder("pertIds", DataType.INT, -1);
+        SDVariable pertMask = sd.placeHolder("pertMask", DataType.FLOAT, -1, 1);
+        TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, cb, k, pertIds, pertMask, 0.25);
+        INDArray w = Nd4j.randn(DataType.FLOAT, rows, dim);
+        sd.updateVariableNameAndReference(sd.sum(q.decoderIn().mul(sd.constant(w))), "loss");
+        sd.setLossVariables("loss");
+
+        INDArray zIn = Nd4j.randn(DataType.FLOAT, rows, dim);
+        zIn.diviColumnVector(zIn.norm2(1).reshape(rows, 1));
+        int[] ids = new int[rows];
+        float[] mask = new float[rows];
+        for (int i = 0; i < rows; i++) {
+            ids[i] = (3 * i + 1) % k;
+            mask[i] = i % 3 == 0 ? 1 : 0; // every third row perturbed
+        }
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put("z", zIn);
+        ph.put("pertIds", Nd4j.createFromArray(ids));
+        ph.put("pertMask", Nd4j.createFromArray(mask).reshape(rows, 1));
+        Map<String, INDArray> g = sd.calculateGradients(ph, "z", "codebook");
+        assertEquals(w, g.get("z"), "dL/dz = dL/d(decoder input), every row");
+        INDArray cbGrad = g.get("codebook");
+        assertTrue(cbGrad == null || cbGrad.norm2Number().doubleValue() == 0.0, "no decoder gradient reaches the codebook: " + cbGrad);
+
+        // the forward value is the code: the perturbed code where the mask is 1, the clean nearest code elsewhere
+        Map<String, INDArray> out = sd.output(ph, q.decoderIn().name(), "ids");
+        INDArray code = out.get(q.decoderIn().name());
+        INDArray cbn = sd.getVariable("codebook").getArr();
+        INDArray unit = cbn.div(cbn.norm2(1).reshape(k, 1));
+        INDArray clean = out.get("ids");
+        for (int i = 0; i < rows; i++) {
+            int want = mask[i] == 1 ? ids[i] : clean.getInt(i);
+            assertTrue(code.getRow(i).equalsWithEps(unit.getRow(want), 1e-5), "row " + i + " carries code " + want);
+        }
+    }
+
     @Test
     void usageCountsMergeAndGivePerplexity() {
         CodeUsage a = new CodeUsage(4);

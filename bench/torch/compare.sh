@@ -40,7 +40,7 @@ for t in "${threads[@]}"; do
       rate_ours=$(sed -E 's/.* = ([0-9.]+) images\/s = .*/\1/' <<<"$ours"); unit="images/s"
       twin_args=(tokenizer --paper --steps ${STEPS:-2}) ;;
     generator)
-      ours=$(OMP_NUM_THREADS=$t "${JAVA[@]}" -Dbench.train-only=true -Dbench.tokens=16 io.robustok.generator.GeneratorBench "${STEPS:-4}" | grep '^training')
+      ours=$(OMP_NUM_THREADS=$t "${JAVA[@]}" -Dbench.train-only=true -Dbench.tokens=16 -Dbench.steps=${STEPS:-30} io.robustok.generator.GeneratorBench | grep '^training')
       rate_ours=$(sed -E 's/.*\(([0-9.]+) sequences\/s\).*/\1/' <<<"$ours"); unit="sequences/s"
       twin_args=(generator --tokens 16 --steps ${STEPS:-10}) ;;
     inception)

@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 /**
  * Generator throughput (BENCHMARKS.md, section Generator): sampling tokens/s at T = 256 with and without the KV
  * cache, and training tokens/s, on a small model. Run with bench/generator/run.sh. Prints medians.
+ * {@code -Dbench.warmup} (default 10) untimed and {@code -Dbench.steps} timed training steps.
  */
 public final class GeneratorBench {
     private GeneratorBench() {
@@ -42,8 +43,10 @@ public final class GeneratorBench {
             int[][] x = Fixtures.randomTokens(64, t, v, 3);
             int[] lab = new int[64];
             TokenBatch b = new TokenBatch(x, lab);
-            for (int i = 0; i < 3; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
-            int k = Math.max(5, reps * 3);
+            // warm-up: the JIT compiles the step's Java side over the first few steps (3 left a 2x spread between runs)
+            int warmup = Integer.getInteger("bench.warmup", 10);
+            for (int i = 0; i < warmup; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
+            int k = Integer.getInteger("bench.steps", Math.max(5, reps * 3));
             double[] tps = new double[k];
             double cpuMin = Double.MAX_VALUE;
             java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();

@@ -44,7 +44,7 @@ public final class SafeTensors {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
-            metadata.forEach(m::put);
+            new java.util.TreeMap<>(metadata).forEach(m::put); // sorted: the same file bytes from every JVM (Map.of's order is not)
         }
         long offset = 0;
         for (Map.Entry<String, INDArray> e : tensors.entrySet()) {

@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Points: {@code worker-step} (a worker finished a minibatch step, on an executor), {@code round-done} (the driver
  * logged a round, before its checkpoint), {@code checkpoint-write} (a checkpoint's tensors are written, its
  * state.json and rename are not), {@code shard-write} (a prep shard has some rows written, not closed, on an
- * executor), {@code stage-commit} (a stage's files are written to its temporary directory, the rename is not done).
+ * executor), {@code token-write} (tokenize's Parquet writer has taken some rows of a task, on an executor),
+ * {@code stage-commit} (a stage's files are written to its temporary directory, the rename is not done).
  */
 public final class FaultPoint {
     private static final String POINT;

@@ -246,6 +246,38 @@ class ProcessKillTest {
         assertSameTensors(a.resolve("posttrain/weights.safetensors"), b.resolve("posttrain/weights.safetensors"));
     }
 
+    @Test
+    @Order(6)
+    void tokenizeLosingAnExecutorMidWriteAndPairTokensKilledInItsCommitWriteTheFaultFreeOutputs() throws Exception {
+        Path gen = tmp.resolve("gen-a");
+        assertTrue(StageOutput.isComplete(gen.resolve("pairs").toString()), "the post-train test ran first");
+
+        // an executor dies with tokenize's Parquet file of a task open, 20 rows in: Spark reruns the task
+        Path t = tmp.resolve("tokens-e");
+        copyTree(gen.resolve("tokenizer"), t.resolve("tokenizer"));
+        Path marker = tmp.resolve("marker-tokenize-executor");
+        List<String> a = args("tokenize", t);
+        a.addAll(ChildDriver.executorPauseAt("token-write", 20, marker));
+        try (ChildDriver d = ChildDriver.start(log, Map.of(), a)) {
+            ChildDriver.kill9(d.awaitMarker(marker, MINUTES));
+            assertEquals(0, d.waitFor(MINUTES), "tokenize finishes without the executor\n" + d.tail());
+        }
+        assertTrue(lastRun().contains("ExecutorLostFailure") || lastRun().contains("Lost executor"),
+                "Spark saw the executor die:\n" + lastRun());
+        assertSameSparkParquet(gen.resolve("tokens"), t.resolve("tokens"), List.of("train", "val"));
+
+        // the pair-tokens driver dies inside its commit: not complete; the rerun redoes it and writes the same pairs
+        Path p = tmp.resolve("pairs-k");
+        for (String o : List.of("tokenizer", "tokens", "generator")) copyTree(gen.resolve(o), p.resolve(o));
+        List<String> b = args("pair-tokens", p);
+        killDriverAt(b, "stage-commit", 1);
+        assertFalse(StageOutput.isComplete(p.resolve("pairs").toString()), "a killed commit is not complete");
+        assertEquals(1, leftovers(p.resolve("pairs")).size(), "its temporary directory is left");
+        assertEquals(0, run(b), "rerun");
+        assertTrue(leftovers(p.resolve("pairs")).isEmpty(), "the rerun removed the leftover");
+        assertSameSparkParquet(gen.resolve("pairs"), p.resolve("pairs"), List.of("pairs"));
+    }
+
     // ---- helpers
 
     static List<String> checkpoints(Path runOut) throws IOException {
@@ -284,14 +316,68 @@ class ProcessKillTest {
         assertEquals(Files.readString(expected.resolve("classes.json")), Files.readString(actual.resolve("classes.json")));
     }
 
+    /**
+     * Two outputs Spark's Parquet writer made (part files named by task number and a job id): the same number of part
+     * files in each directory, and the i-th files of both hold the same rows in the same order.
+     */
+    static void assertSameSparkParquet(Path expected, Path actual, List<String> dirs) throws IOException {
+        assertTrue(StageOutput.isComplete(actual.toString()), actual + " complete");
+        for (String dir : dirs) {
+            List<Path> e = partFiles(expected.resolve(dir));
+            List<Path> a = partFiles(actual.resolve(dir));
+            assertFalse(e.isEmpty(), expected.resolve(dir) + " has part files");
+            assertEquals(e.size(), a.size(), dir + ": part files " + e + " vs " + a);
+            for (int i = 0; i < e.size(); i++) {
+                List<String> x = rows(e.get(i)), y = rows(a.get(i));
+                assertFalse(x.isEmpty(), e.get(i) + " has rows");
+                for (int r = 0; r < Math.min(x.size(), y.size()); r++) {
+                    assertEquals(x.get(r), y.get(r), dir + ": row " + r + " of " + e.get(i).getFileName() + " vs " + a.get(i).getFileName());
+                }
+                assertEquals(x.size(), y.size(), dir + ": rows of " + e.get(i).getFileName() + " vs " + a.get(i).getFileName());
+            }
+        }
+    }
+
+    /** Every row of a Parquet file, as text, in file order. */
+    static List<String> rows(Path file) throws IOException {
+        List<String> out = new ArrayList<>();
+        try (org.apache.parquet.hadoop.ParquetReader<org.apache.parquet.example.data.Group> r = org.apache.parquet.hadoop.ParquetReader
+                .builder(new org.apache.parquet.hadoop.example.GroupReadSupport(), new org.apache.hadoop.fs.Path(file.toUri())).build()) {
+            for (org.apache.parquet.example.data.Group g; (g = r.read()) != null; ) out.add(g.toString().replace('\n', ' '));
+        }
+        return out;
+    }
+
+    static List<Path> partFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("part-") && p.getFileName().toString().endsWith(".parquet"))
+                    .sorted().toList();
+        }
+    }
+
     /** The final checkpoint's parameters, optimizer state (GAN state included) and EMA: identical bytes. */
     static void assertSameTraining(Path expected, Path actual, String checkpoint) throws IOException {
         for (String f : List.of("params.safetensors", "optimizer.safetensors", "ema.safetensors")) {
             Path e = expected.resolve("checkpoints").resolve(checkpoint).resolve(f);
             Path a = actual.resolve("checkpoints").resolve(checkpoint).resolve(f);
             assertTrue(Files.isRegularFile(a), a + " exists");
-            assertTrue(Arrays.equals(Files.readAllBytes(e), Files.readAllBytes(a)), checkpoint + "/" + f + " differs from the fault-free run");
+            assertTrue(Arrays.equals(Files.readAllBytes(e), Files.readAllBytes(a)), checkpoint + "/" + f + " differs from the fault-free run; "
+                    + firstDifferentRound(expected.resolve("metrics.jsonl"), actual.resolve("metrics.jsonl")));
         }
+    }
+
+    /** The first line of two metrics.jsonl files whose metrics differ (timings aside), for a failure message. */
+    static String firstDifferentRound(Path expected, Path actual) throws IOException {
+        if (!Files.exists(expected) || !Files.exists(actual)) return "no metrics.jsonl to compare";
+        List<String> e = Files.readAllLines(expected), a = Files.readAllLines(actual);
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (int i = 0; i < Math.min(e.size(), a.size()); i++) {
+            var x = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(e.get(i));
+            var y = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(a.get(i));
+            for (var n : List.of(x, y)) n.remove(List.of("round_s", "broadcast_s", "compute_s", "aggregate_s", "samples_per_s"));
+            if (!x.equals(y)) return "metrics first differ at line " + i + ":\n  fault-free " + x + "\n  this run   " + y;
+        }
+        return "metrics.jsonl rows agree (" + e.size() + " vs " + a.size() + " lines)";
     }
 
     static void assertSameTensors(Path expected, Path actual) throws IOException {

@@ -8,6 +8,7 @@ import io.robustok.data.ImageRecord;
 import io.robustok.jobs.ImageData;
 import io.robustok.jobs.ModelArtifact;
 import io.robustok.jobs.TokenizerCache;
+import io.robustok.spark.FaultPoint;
 import io.robustok.spark.StageOutput;
 import io.robustok.tokenizer.Tokenizer;
 import io.robustok.tokenizer.TokenizerConfig;
@@ -183,7 +184,20 @@ public final class TokenizeStage implements Stage {
                 buf.clear();
             }
         }
-        return out.iterator();
+        Iterator<Row> rows = out.iterator();
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return rows.hasNext();
+            }
+
+            @Override
+            public Row next() {
+                Row r = rows.next();
+                FaultPoint.reach("token-write"); // the task's Parquet file is open, some rows in it
+                return r;
+            }
+        };
     }
 
     private static INDArray crop(INDArray images, int c, int size, int big) {

@@ -70,6 +70,10 @@ class PipelineEndToEndTest {
         double ran = json.readTree(run.resolve("_stages.json").toFile()).path("train-tokenizer").path("seconds").asDouble();
         double wall = json.readTree(run.resolve("tokenizer").resolve("_COMPLETE.json").toFile()).path("wall_s").asDouble();
         assertTrue(wall >= 0.5 * ran && wall <= ran + 0.2, "train-tokenizer wall_s " + wall + " against the stage's " + ran + " s");
+        // the report's wall time is its own (it counted from the start of eval before)
+        double evalRan = json.readTree(run.resolve("_stages.json").toFile()).path("eval").path("seconds").asDouble();
+        double reportWall = json.readTree(run.resolve("report").resolve("_COMPLETE.json").toFile()).path("wall_s").asDouble();
+        assertTrue(reportWall < evalRan, "report wall_s " + reportWall + " against eval's " + evalRan + " s");
         for (String f : List.of("rfid.json", "pfid.json", "gfid.json", "codebook.json", "rfid-posttrain.json", "pfid-posttrain.json",
                 "gfid-posttrain.json")) {
             assertTrue(Files.isRegularFile(run.resolve("eval").resolve(f)), "eval/" + f);

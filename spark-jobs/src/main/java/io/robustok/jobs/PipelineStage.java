@@ -48,6 +48,7 @@ public final class PipelineStage implements Stage {
             runner.run(s);
             log.info("pipeline: stage {} done in {}", s.name(), seconds(t));
         }
+        io.robustok.spark.StageOutput.stageStarted(); // the report's own wall time, not the pipeline's since eval began
         new ReportStage().run(runner.context());
         log.info("pipeline: all stages done in {}", seconds(t0));
     }

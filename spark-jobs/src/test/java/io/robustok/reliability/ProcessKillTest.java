@@ -104,6 +104,23 @@ class ProcessKillTest {
         }
     }
 
+    /**
+     * Runs {@code args} until an executor reaches {@code point} for the n-th time, kill -9s that executor, and checks
+     * that the same invocation still ends with exit code 0 and that Spark saw the executor die.
+     */
+    static void runLosingAnExecutorAt(List<String> args, String point, int n) throws Exception {
+        Path marker = Files.createTempFile(tmp, "marker-executor", "");
+        Files.delete(marker);
+        List<String> a = new ArrayList<>(args);
+        a.addAll(ChildDriver.executorPauseAt(point, n, marker));
+        try (ChildDriver d = ChildDriver.start(log, Map.of(), a)) {
+            ChildDriver.kill9(d.awaitMarker(marker, MINUTES));
+            assertEquals(0, d.waitFor(MINUTES), args.get(0) + " finishes without the executor\n" + d.tail());
+        }
+        assertTrue(lastRun().contains("ExecutorLostFailure") || lastRun().contains("Lost executor"),
+                "Spark saw the executor die:\n" + lastRun());
+    }
+
     static String lastRun() throws IOException {
         String all = Files.readString(log);
         return all.substring(all.lastIndexOf("\n=== robustok "));
@@ -139,15 +156,7 @@ class ProcessKillTest {
 
         // an executor dies with a shard half written: Spark reruns the task, the job ends with the same bytes
         Path lost = tmp.resolve("data-executor-lost");
-        Path marker = tmp.resolve("marker-prep-executor");
-        List<String> b = args("prep", tmp.resolve("prep-out"), "data.parquet=" + lost);
-        b.addAll(ChildDriver.executorPauseAt("shard-write", 3, marker));
-        try (ChildDriver d = ChildDriver.start(log, Map.of(), b)) {
-            ChildDriver.kill9(d.awaitMarker(marker, MINUTES));
-            assertEquals(0, d.waitFor(MINUTES), "prep finishes without the executor\n" + d.tail());
-        }
-        assertTrue(lastRun().contains("ExecutorLostFailure") || lastRun().contains("Lost executor"),
-                "Spark saw the executor die:\n" + lastRun());
+        runLosingAnExecutorAt(args("prep", tmp.resolve("prep-out"), "data.parquet=" + lost), "shard-write", 3);
         assertSameShards(data, lost);
     }
 
@@ -188,16 +197,8 @@ class ProcessKillTest {
     void tokenizerLosingAnExecutorInTheGanPhaseEndsWithTheFaultFreeWeights() throws Exception {
         Path a = baselineTokenizer();
         Path e = tmp.resolve("tok-e");
-        Path marker = tmp.resolve("marker-tok-executor");
         // an executor runs about 2 steps a round: its 15th step is in round 7 or 8, in the GAN phase (from round 6)
-        List<String> args = args("train-tokenizer", e);
-        args.addAll(ChildDriver.executorPauseAt("worker-step", 15, marker));
-        try (ChildDriver d = ChildDriver.start(log, Map.of(), args)) {
-            ChildDriver.kill9(d.awaitMarker(marker, MINUTES));
-            assertEquals(0, d.waitFor(MINUTES), "training finishes without the executor\n" + d.tail());
-        }
-        assertTrue(lastRun().contains("ExecutorLostFailure") || lastRun().contains("Lost executor"),
-                "Spark saw the executor die:\n" + lastRun());
+        runLosingAnExecutorAt(args("train-tokenizer", e), "worker-step", 15);
         assertSameTraining(a.resolve("tokenizer.train"), e.resolve("tokenizer.train"), "round-00000010");
         assertSameTensors(a.resolve("tokenizer/weights.safetensors"), e.resolve("tokenizer/weights.safetensors"));
     }
@@ -255,15 +256,7 @@ class ProcessKillTest {
         // an executor dies with tokenize's Parquet file of a task open, 20 rows in: Spark reruns the task
         Path t = tmp.resolve("tokens-e");
         copyTree(gen.resolve("tokenizer"), t.resolve("tokenizer"));
-        Path marker = tmp.resolve("marker-tokenize-executor");
-        List<String> a = args("tokenize", t);
-        a.addAll(ChildDriver.executorPauseAt("token-write", 20, marker));
-        try (ChildDriver d = ChildDriver.start(log, Map.of(), a)) {
-            ChildDriver.kill9(d.awaitMarker(marker, MINUTES));
-            assertEquals(0, d.waitFor(MINUTES), "tokenize finishes without the executor\n" + d.tail());
-        }
-        assertTrue(lastRun().contains("ExecutorLostFailure") || lastRun().contains("Lost executor"),
-                "Spark saw the executor die:\n" + lastRun());
+        runLosingAnExecutorAt(args("tokenize", t), "token-write", 20);
         assertSameSparkParquet(gen.resolve("tokens"), t.resolve("tokens"), List.of("train", "val"));
 
         // the pair-tokens driver dies inside its commit: not complete; the rerun redoes it and writes the same pairs

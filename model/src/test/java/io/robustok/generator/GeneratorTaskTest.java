@@ -53,7 +53,7 @@ class GeneratorTaskTest {
         Worker<TokenBatch> used = task.newWorker();
         used.load(task.init());
         for (int s = 0; s < 5; s++) used.step(batches.get(s), new StepContext(s, 0, 0, 1.0, 100 + s));
-        TrainState mid = copy(used.state());
+        TrainState mid = used.state().copy();
         Worker<TokenBatch> fresh = task.newWorker();
         fresh.load(mid);
         for (int s = 5; s < 10; s++) {
@@ -66,13 +66,6 @@ class GeneratorTaskTest {
             assertTrue(java.util.Arrays.equals(e.getValue().data().asFloat(), fresh.state().params().get(e.getKey()).data().asFloat()),
                     e.getKey() + " bitwise");
         }
-    }
-
-    private static TrainState copy(TrainState s) {
-        java.util.LinkedHashMap<String, org.nd4j.linalg.api.ndarray.INDArray> p = new java.util.LinkedHashMap<>(), o = new java.util.LinkedHashMap<>();
-        s.params().forEach((k, a) -> p.put(k, a.dup()));
-        s.optState().forEach((k, a) -> o.put(k, a.dup()));
-        return new TrainState(p, o);
     }
 
     /**

@@ -50,7 +50,9 @@ for t in "${threads[@]}"; do
   esac
   echo "ours   threads=$t: $ours"
   if [ $torch_ok = 1 ]; then
-    twin=$("$PY" bench/torch/twins.py "${twin_args[@]}" --threads "$t" | grep '^TWIN')
+    # Debian's torch does its GEMMs in OpenBLAS, whose own thread pool ignores torch.set_num_threads: without these
+    # variables a "1 thread" PyTorch step ran on both cores (process CPU time above wall time)
+    twin=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$PY" bench/torch/twins.py "${twin_args[@]}" --threads "$t" | grep '^TWIN')
     echo "torch  threads=$t: $twin"
     rate_twin=$(sed -E "s/.* = ([0-9.]+) ${unit//\//\\/} .*/\1/" <<<"$twin")
     echo "RESULT $what threads=$t ours=$rate_ours torch=$rate_twin $unit ratio=$(awk -v a="$rate_ours" -v b="$rate_twin" 'BEGIN{printf "%.2f", a/b}')x load=$(cut -d' ' -f1 /proc/loadavg)"

@@ -12,9 +12,16 @@ Usage: twins.py tokenizer [--patch 8] [--batch 32] [--paper] | generator [--toke
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
+
+# Debian's torch runs its GEMMs in OpenBLAS, whose thread pool ignores torch.set_num_threads: "--threads 1" ran
+# on every core unless the pool is sized before torch loads. The launcher's own setting wins.
+_threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "1"
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, _threads)
 
 try:
     import torch

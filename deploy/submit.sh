@@ -17,7 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JAR="${JAR:-$ROOT/spark-jobs/target/robustok-cluster.jar}"
 [ -f "$JAR" ] || { echo "submit: $JAR missing: build it with mvn -B -Pcluster,cuda package -DskipTests" >&2; exit 1; }
 OPENS="--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED -Djdk.reflect.useDirectMethodHandle=false -Dio.netty.tryReflectionSetAccessible=true"
-ND4J="-Dorg.bytedeco.javacpp.maxbytes=${ND4J_MAXBYTES:-40g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${ND4J_MAXPHYSICALBYTES:-80g}"
+ND4J="-Dorg.bytedeco.javacpp.maxbytes=${ND4J_MAXBYTES:-40g} -Dorg.bytedeco.javacpp.maxphysicalbytes=${ND4J_MAXPHYSICALBYTES:-0}"
 # CPU jars: ND4J_EXTENSION=-onednn runs the oneDNN build of libnd4j on executors (deploy/README.md)
 ND4J="$ND4J${ND4J_EXTENSION:+ -Dorg.bytedeco.javacpp.platform.extension=$ND4J_EXTENSION}"
 GPU_ARGS=()

@@ -19,7 +19,7 @@ JAR = ROOT + "/robustok-cluster.jar"
 EXECUTORS = int(os.environ.get("ROBUSTOK_EXECUTORS", "16"))
 EXECUTOR_CORES = int(os.environ.get("ROBUSTOK_EXECUTOR_CORES", "8"))
 OPENS = "--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED -Djdk.reflect.useDirectMethodHandle=false -Dio.netty.tryReflectionSetAccessible=true"
-ND4J = "-Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=80g"
+ND4J = "-Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=0"
 # the settings deploy/submit.sh passes, one GPU per executor and one task per executor
 SPARK_CONF = {
     "spark.driver.extraJavaOptions": OPENS + " " + ND4J,

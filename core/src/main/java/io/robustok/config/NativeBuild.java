@@ -19,8 +19,20 @@ public final class NativeBuild {
     private NativeBuild() {
     }
 
-    /** Selects the oneDNN build if it is on the classpath and nothing was chosen; returns the extension in effect. */
+    /**
+     * JavaCPP's limit on the process's resident size. When it is above 0, every native allocation that JavaCPP
+     * tracks reads /proc/self/statm to compare against it, and a training step makes thousands of small ones (shape
+     * descriptors, op arguments: about 4,000 per demo tokenizer step), about a fifth of the step's CPU time under
+     * load. 0 (off) unless set with {@code -D}; the large arrays are libnd4j's own and never counted there anyway.
+     */
+    public static final String MAX_PHYSICAL_BYTES = "org.bytedeco.javacpp.maxphysicalbytes";
+
+    /**
+     * Selects the oneDNN build if it is on the classpath and nothing was chosen, and turns JavaCPP's resident-size
+     * check off unless it was set ({@link #MAX_PHYSICAL_BYTES}); returns the extension in effect.
+     */
     public static synchronized String select() {
+        if (System.getProperty(MAX_PHYSICAL_BYTES) == null) System.setProperty(MAX_PHYSICAL_BYTES, "0");
         String chosen = System.getProperty(PROPERTY);
         if (chosen != null) return chosen;
         ClassLoader cl = Thread.currentThread().getContextClassLoader();

@@ -73,7 +73,7 @@ public final class DeployManifests {
                 EXECUTORS = int(os.environ.get("ROBUSTOK_EXECUTORS", "16"))
                 EXECUTOR_CORES = int(os.environ.get("ROBUSTOK_EXECUTOR_CORES", "8"))
                 OPENS = "%s"
-                ND4J = "-Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=80g"
+                ND4J = "-Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=0"
                 # the settings deploy/submit.sh passes, one GPU per executor and one task per executor
                 SPARK_CONF = {
                     "spark.driver.extraJavaOptions": OPENS + " " + ND4J,
@@ -170,12 +170,12 @@ public final class DeployManifests {
                     cores: 4
                     memory: 16g
                     serviceAccount: spark
-                    javaOptions: "%3$s -Dorg.bytedeco.javacpp.maxbytes=8g -Dorg.bytedeco.javacpp.maxphysicalbytes=16g"
+                    javaOptions: "%3$s -Dorg.bytedeco.javacpp.maxbytes=8g -Dorg.bytedeco.javacpp.maxphysicalbytes=0"
                   executor:
                     instances: 16
                     cores: 8
                     memory: 64g
-                    javaOptions: "%3$s -Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=80g"
+                    javaOptions: "%3$s -Dorg.bytedeco.javacpp.maxbytes=40g -Dorg.bytedeco.javacpp.maxphysicalbytes=0"
                     env:
                       - name: OMP_NUM_THREADS
                         value: "8"

@@ -66,6 +66,9 @@ def main():
     a.add_argument("--stop", type=int, default=0, help="stop after this many steps (the schedule stays --steps long)")
     a.add_argument("--init", choices=["torch", "java"], default="torch")
     a.add_argument("--head-init", choices=["random", "mean", "mean-zero"], default="random")
+    a.add_argument("--restart-dead", type=int, default=0,
+                   help="every N steps, codes no encoder output chose in those N steps restart at a random encoder output "
+                        "of the current batch (their optimizer state zeroed)")
     a = a.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -105,6 +108,21 @@ def main():
                 pick = torch.randint(0, 100, (k * nt, 1))
                 ids[:k * nt] = near.reshape(k * nt, -1).gather(1, pick)[:, 0]
                 mask[:k * nt] = True
+            if a.restart_dead:
+                with torch.no_grad():
+                    zb = w.encode(img).reshape(-1, w.codebook.shape[1])
+                    hits = (zb @ F.normalize(w.codebook, dim=-1).t()).argmax(-1)
+                    w.used = getattr(w, "used", torch.zeros(w.codebook.shape[0], dtype=torch.bool))
+                    w.used[hits] = True
+                    if t % a.restart_dead == 0:
+                        dead = (~w.used).nonzero()[:, 0]
+                        if len(dead):
+                            w.codebook[dead] = zb[torch.randint(0, len(zb), (len(dead),))] + 0.01 * torch.randn(len(dead), zb.shape[1])
+                            st = opt.state.get(w.codebook)
+                            if st:
+                                st["exp_avg"][dead] = 0
+                                st["exp_avg_sq"][dead] = 0
+                        w.used.zero_()
             loss = w(img, ids.reshape(a.batch, nt), mask.reshape(a.batch, nt, 1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -134,7 +152,7 @@ def main():
             pe, ue = evaluate(ema, val)
             print(f"USAGE step {t} images {t * a.batch * a.workers} raw: psnr {pr:.2f} usage {ur:.3f} | "
                   f"ema: psnr {pe:.2f} usage {ue:.3f}  (workers {a.workers} perturb {a.perturb} lr {a.lr} init {a.init} "
-                  f"head-init {a.head_init})", flush=True)
+                  f"head-init {a.head_init} restart-dead {a.restart_dead})", flush=True)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ final class GeneratorWorker implements Worker<TokenBatch> {
             cfg.optimizer().step(GeneratorTask.GROUP_DECAY, decay, grads, opt, lr);
             cfg.optimizer().step(GeneratorTask.GROUP_NO_DECAY, noDecay, grads, opt, lr);
         }
+        rar.recycle(og);
         return new double[]{loss, acc, norm, r};
     }
 

@@ -228,4 +228,9 @@ public final class Rar {
     public OutAndGrad lossAndGradients(RarInputs in) {
         return Backprop.run(sd, in.placeholders(cfg, true), List.of(LOSS, ACC), paramNames);
     }
+
+    /** Hands a {@link #lossAndGradients} result back to the graph's array cache once it has been read. */
+    public void recycle(OutAndGrad r) {
+        Backprop.recycle(sd, r);
+    }
 }

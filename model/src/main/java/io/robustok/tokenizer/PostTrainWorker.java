@@ -202,8 +202,11 @@ public final class PostTrainWorker implements Worker<PairBatch> {
         optState.get(LECAM_FAKE).assign(d * emaFake + (1 - d) * dr.getOutputs().get("meanFake").getDouble(0));
 
         double rec = o.get("rec").getDouble(0);
-        return new double[]{o.get("loss").getDouble(0), rec, o.get("gan").getDouble(0), dr.getOutputs().get("hinge").getDouble(0),
+        double[] metrics = {o.get("loss").getDouble(0), rec, o.get("gan").getDouble(0), dr.getOutputs().get("hinge").getDouble(0),
                 used, TokenizerWorker.psnr(rec), gradNorm};
+        Backprop.recycle(genGraph, r);
+        Backprop.recycle(discGraph, dr);
+        return metrics;
     }
 
     /** The first step measures the adaptive weight (no earlier step to take it from). */

@@ -22,7 +22,7 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                               String discType, int discChannels, int discLayers, List<String> diffAug,
                               String dinov2Weights, String dinoWeights, String lpipsWeights,
                               double cutout, double cropProb, double discWarmup, double discMinLr, double discWeightDecay,
-                              double epochs) implements Serializable {
+                              double epochs, int restartDeadEvery) implements Serializable {
 
     public TokenizerConfig {
         if (patch < 1 || imageSize % patch != 0) {
@@ -62,7 +62,7 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 d.getString("type"), d.getInt("channels"), d.getInt("layers"), aug,
                 w.getString("dinov2"), w.getString("dino"), w.getString("lpips"),
                 d.getDouble("cutout"), d.getDouble("crop-prob"), o.getDouble("disc-warmup"), o.getDouble("disc-min-lr"),
-                o.getDouble("disc-weight-decay"), t.getDouble("trainer.epochs")));
+                o.getDouble("disc-weight-decay"), t.getDouble("trainer.epochs"), t.getInt("restart-dead-every")));
     }
 
     /**
@@ -85,6 +85,9 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
         if (c.lecamDecay < 0 || c.lecamDecay >= 1) throw new IllegalArgumentException("tokenizer.loss.lecam-decay must be in [0, 1), got " + c.lecamDecay);
         if (c.ganWeight < 0 || c.recWeight < 0 || c.commitment < 0) {
             throw new IllegalArgumentException("tokenizer.loss weights (rec, commitment, gan) must be >= 0");
+        }
+        if (c.restartDeadEvery < 0) {
+            throw new IllegalArgumentException("tokenizer.restart-dead-every must be >= 0 (0: never restart codes), got " + c.restartDeadEvery);
         }
         return c;
     }
@@ -151,7 +154,8 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
         return String.join(":", "tok", "" + imageSize, "" + patch, "" + latentGrid, "" + codebookSize, "" + codeDim,
                 "" + width, "" + encoderDepth, "" + decoderDepth, "" + heads, "" + mlpRatio, "" + layerScale, "" + batchSize,
                 "" + perturb.deltaMax(), discType, "" + discChannels, "" + discLayers, String.join("+", diffAug), "" + cutout,
-                lpipsWeights, "" + perceptualWeight, dinov2Weights, "" + semanticWeight, dinoWeights);
+                lpipsWeights, "" + perceptualWeight, dinov2Weights, "" + semanticWeight, dinoWeights)
+                + (restartDeadEvery > 0 ? ":restart" : ""); // the optimizer state then holds the codes' use
     }
 
     /** A copy with other numbers (tests, benchmarks). */
@@ -161,7 +165,7 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, discLr, perturb, recWeight, commitment,
                 perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, ganStartEpoch, semanticWeight, discType,
                 discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights, cutout, cropProb, discWarmup, discMinLr,
-                discWeightDecay, epochs);
+                discWeightDecay, epochs, restartDeadEvery);
     }
 
     /** A copy with pretrained weight files and the discriminator type (tests, benchmarks). */
@@ -170,7 +174,16 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, discLr, perturb, recWeight, commitment,
                 perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, ganStartEpoch, semanticWeight, discType,
                 discChannels, discLayers, diffAug, dinov2, dino, lpips, cutout, cropProb, discWarmup, discMinLr,
-                discWeightDecay, epochs);
+                discWeightDecay, epochs, restartDeadEvery);
+    }
+
+    /** A copy that restarts dead codes every {@code every} steps (0: never; tests). */
+    public TokenizerConfig withRestartDeadEvery(int every) {
+        return new TokenizerConfig(imageSize, patch, latentGrid, codebookSize, codeDim, width, encoderDepth, decoderDepth, heads,
+                mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, discLr, perturb, recWeight, commitment,
+                perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, ganStartEpoch, semanticWeight, discType,
+                discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights, cutout, cropProb, discWarmup, discMinLr,
+                discWeightDecay, epochs, every);
     }
 
     public TokenizerConfig withGan(double startEpoch, double lr, LatentPerturbation.Schedule perturb) {
@@ -178,6 +191,6 @@ public record TokenizerConfig(int imageSize, int patch, int latentGrid, int code
                 mlpRatio, layerScale, batchSize, seed, lr, beta1, beta2, eps, weightDecay, lr, perturb, recWeight, commitment,
                 perceptualWeight, ganWeight, adaptiveMax, lecamWeight, lecamDecay, startEpoch, semanticWeight, discType,
                 discChannels, discLayers, diffAug, dinov2Weights, dinoWeights, lpipsWeights, cutout, cropProb, discWarmup, discMinLr,
-                discWeightDecay, epochs);
+                discWeightDecay, epochs, restartDeadEvery);
     }
 }

@@ -55,6 +55,14 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
     /** Optimizer-state scalars: LeCAM's EMAs of the discriminator's mean output on real and on fake images. */
     static final String LECAM_REAL = "gan#lecam_real";
     static final String LECAM_FAKE = "gan#lecam_fake";
+    /**
+     * Optimizer-state vector [K] with tokenizer.restart-dead-every &gt; 0: each code's use, an EMA over steps (decay
+     * {@link #USE_DECAY}) of its count among the step's clean code choices times K / tokens (1 = a uniform share).
+     */
+    static final String CODE_USE = "quantizer#use";
+    static final double USE_DECAY = 0.9;
+    /** A code whose use is below this is dead: no token chose it for about 65 steps (0.9^65 = 1e-3). */
+    static final double DEAD_USE = 1e-3;
 
     private final TokenizerConfig cfg;
     private final int batch;
@@ -113,6 +121,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         tokParams = store.arrays();
         if (dinov2 != null) LOG.info("tokenizer: {}", Dinov2.initTokenizer(dinov2, tokParams, cfg).summary());
         genOpt.init("gen", tokParams, optState);
+        if (cfg.restartDeadEvery() > 0) optState.put(CODE_USE, Nd4j.ones(DataType.FLOAT, cfg.codebookSize()));
         simsGraph = SameDiff.create();
         ParamStore ss = ParamStore.frozen(simsGraph, tokParams);
         SDVariable img = simsGraph.placeHolder("image", DataType.FLOAT, -1, 3, cfg.imageSize(), cfg.imageSize());
@@ -151,6 +160,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
 
         // quantize (SPEC section 2): nearest code on the unit sphere = largest cosine; losses on the CLEAN code
         SDVariable z = TokenizerNet.encoder(p, cfg, image);
+        sd.updateVariableNameAndReference(z, "encoded");
         SDVariable cb = TokenizerNet.codebook(p, cfg);
         TokenizerNet.Quantized q = TokenizerNet.quantize(sd, z, cb, cfg.codebookSize(), pertIds, pertMask, cfg.commitment());
         SDVariable codebook = q.codebookLoss();
@@ -277,6 +287,46 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         if (zeroWeights) tokParams.get("decoder/head.w").assign(0);
     }
 
+    /**
+     * Updates each code's use ({@link #CODE_USE}) with this step's clean choices {@code ids}; with {@code encoded}
+     * (this step's normalised encoder outputs [tokens, codeDim]) every dead code (use below {@link #DEAD_USE}) becomes a
+     * distinct one of them, drawn with {@code seed}, its AdamW moments zero and its use 1. Not in the paper (off by
+     * default): at demo scale most codes otherwise stop being chosen early and never come back.
+     *
+     * @return how many codes restarted
+     */
+    int updateUseAndRestart(int[] ids, INDArray encoded, long seed) {
+        INDArray useArr = optState.get(CODE_USE);
+        float[] use = useArr.toFloatVector();
+        int k = use.length;
+        float[] share = new float[k];
+        for (int id : ids) share[id] += (float) k / ids.length;
+        for (int i = 0; i < k; i++) use[i] = (float) (USE_DECAY * use[i] + (1 - USE_DECAY) * share[i]);
+        int restarted = 0;
+        if (encoded != null) {
+            INDArray cb = tokParams.get("quantizer/codebook");
+            INDArray m = optState.get("quantizer/codebook#m"), v = optState.get("quantizer/codebook#v");
+            int rows = (int) encoded.size(0);
+            int[] order = new int[rows];
+            for (int i = 0; i < rows; i++) order[i] = i;
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed ^ 0x3C6EF372FE94F82BL);
+            for (int i = 0; i < k && restarted < rows; i++) {
+                if (use[i] >= DEAD_USE) continue;
+                int j = restarted + rnd.nextInt(rows - restarted); // partial Fisher-Yates: distinct rows
+                int row = order[j];
+                order[j] = order[restarted];
+                order[restarted] = row;
+                cb.putRow(i, encoded.getRow(row).castTo(cb.dataType()));
+                m.putRow(i, Nd4j.zeros(m.dataType(), m.size(1)));
+                v.putRow(i, Nd4j.zeros(v.dataType(), v.size(1)));
+                use[i] = 1;
+                restarted++;
+            }
+        }
+        useArr.assign(Nd4j.createFromArray(use));
+        return restarted;
+    }
+
     /** The official codebook initialisation: every entry uniform in [-1/K, 1/K] (the graph l2-normalises the rows). */
     void initCodebookUniform(long seed) {
         INDArray cb = tokParams.get("quantizer/codebook");
@@ -333,6 +383,8 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         // 2. generator step: forward, all losses, one backward
         boolean ganOn = cfg.ganEnabled() && epoch >= cfg.ganStartEpoch();
         List<String> outs = new ArrayList<>(List.of("loss", "rec", "codebook", "commit", "ids"));
+        boolean restartStep = cfg.restartDeadEvery() > 0 && (ctx.globalStep() + 1) % cfg.restartDeadEvery() == 0;
+        if (restartStep) outs.add("encoded");
         if (lpips != null) outs.add("perceptual");
         if (semantic != null) outs.add("semantic");
         List<String> wrt = new ArrayList<>(tokParams.keySet());
@@ -369,6 +421,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
 
         // 3. discriminator step on the reconstruction of this step (detached)
         double disc = 0;
+        OutAndGrad dr = null;
         if (ganOn) {
             Map<String, INDArray> dph = new HashMap<>();
             dph.put("real", b.images());
@@ -384,7 +437,7 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             INDArray emaFake = optState.get(LECAM_FAKE);
             dph.put("emaReal", Nd4j.scalar((float) emaReal.getDouble(0)));
             dph.put("emaFake", Nd4j.scalar((float) emaFake.getDouble(0)));
-            OutAndGrad dr = Backprop.run(discGraph, dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
+            dr = Backprop.run(discGraph, dph, List.of("dloss", "hinge", "meanReal", "meanFake"),
                     new ArrayList<>(discParams.keySet()));
             discOpt.step("disc", discParams, dr.getGradients(), optState, cfg.discLr() * cfg.discLrScale(epoch));
             disc = dr.getOutputs().get("hinge").getDouble(0);
@@ -393,18 +446,28 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             emaFake.assign(d * emaFake.getDouble(0) + (1 - d) * dr.getOutputs().get("meanFake").getDouble(0));
         }
 
-        // 4. metrics
+        // 4. codes' use; dead codes restart at this step's encoder outputs
         int[] ids = o.get("ids").toIntVector();
+        if (cfg.restartDeadEvery() > 0) {
+            int restarted = updateUseAndRestart(ids, restartStep ? o.get("encoded") : null, ctx.seed());
+            if (restarted > 0) LOG.info("tokenizer: restarted {} dead codes at step {}", restarted, ctx.globalStep());
+        }
+
+        // 5. metrics
         CodeUsage batchUsage = new CodeUsage(cfg.codebookSize());
         batchUsage.add(ids);
         usage.add(ids);
         int perturbed = 0;
         for (int k : ranks) if (k != 0) perturbed++;
         double rec = o.get("rec").getDouble(0);
-        return new double[]{o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0),
+        double[] metrics = {o.get("loss").getDouble(0), rec, o.get("codebook").getDouble(0), o.get("commit").getDouble(0),
                 lpips != null ? o.get("perceptual").getDouble(0) : 0.0,
                 gan, disc, ganOn ? adaptive : 0.0, psnr(rec), alpha, delta, perturbed / (double) ranks.length,
                 batchUsage.perplexity(), usage.usedFraction(), gradNorm, semantic != null ? o.get("semantic").getDouble(0) : 0.0};
+        // every output and gradient has been read: the next step reuses their memory
+        Backprop.recycle(g, r);
+        if (dr != null) Backprop.recycle(discGraph, dr);
+        return metrics;
     }
 
     /**

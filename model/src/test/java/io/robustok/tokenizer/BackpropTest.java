@@ -17,6 +17,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link Backprop} (the session's array cache on) against SameDiff's own calculateGradientsAndOutputs (cache off) on
@@ -75,5 +76,35 @@ class BackpropTest {
                 assertFalse(firstSnapshot.get("recon").equalsWithEps(got.getOutputs().get("recon"), 1e-6));
             }
         }
+    }
+
+    @Test
+    void recycledArraysAreReusedWithoutChangingResults() {
+        int batch = 4;
+        TokenizerConfig c = TestConfigs.tiny(batch).withGan(0, 1e-3, LatentPerturbation.Schedule.paper());
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        SameDiff g = w.ganGraph();
+        List<String> wrt = trainable(g);
+        List<String> outs = List.of("headIn", "recon");
+        int recycled = 0;
+        for (int call = 0; call < 4; call++) {
+            INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 40 + call);
+            Map<String, INDArray> ph = new HashMap<>();
+            ph.put("image", images);
+            int[] ranks = new int[batch * c.tokens()];
+            for (int i = 0; i < ranks.length; i += 3) ranks[i] = 1 + (i + call) % 4;
+            w.perturbationInputs(ph, images, ranks);
+            new DiffAugment(c.diffAug(), c.imageSize(), c.cutout()).draw(ph, "fake", batch, 9 + call);
+            ph.put("ganWeight", Nd4j.scalar(0.5f));
+
+            OutAndGrad ref = g.calculateGradientsAndOutputs(ph, outs, wrt);
+            OutAndGrad got = Backprop.run(g, ph, outs, wrt);
+            for (String o : outs) assertSame(ref.getOutputs().get(o), got.getOutputs().get(o), "output " + o + ", call " + call);
+            for (String p : wrt) assertSame(ref.getGradients().get(p), got.getGradients().get(p), "gradient of " + p + ", call " + call);
+            // from the second call on, the arrays handed back here are in the cache the next call allocates from
+            recycled += Backprop.recycle(g, got);
+        }
+        // most gradients went back (not a vacuous comparison); the rest were already in the session's cache
+        assertTrue(recycled >= 3 * wrt.size() / 2, "arrays recycled over 3 calls: " + recycled + " of " + 4 * (wrt.size() + 2));
     }
 }

@@ -38,6 +38,19 @@ class BackpropTest {
         return names;
     }
 
+    /** The GAN graph's inputs for call {@code call}: new images, every third token perturbed, new augmentations. */
+    static Map<String, INDArray> placeholders(TokenizerWorker w, TokenizerConfig c, int batch, int call, int imageSeed, int augSeed) {
+        INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), imageSeed + call);
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put("image", images);
+        int[] ranks = new int[batch * c.tokens()];
+        for (int i = 0; i < ranks.length; i += 3) ranks[i] = 1 + (i + call) % 4;
+        w.perturbationInputs(ph, images, ranks);
+        new DiffAugment(c.diffAug(), c.imageSize(), c.cutout()).draw(ph, "fake", batch, augSeed + call);
+        ph.put("ganWeight", Nd4j.scalar(0.5f));
+        return ph;
+    }
+
     @Test
     void cachedBackpropIsBitwiseSameDiffsAndKeepsReturnedArrays() {
         int batch = 4;
@@ -48,15 +61,7 @@ class BackpropTest {
         List<String> outs = List.of("headIn", "recon");
         Map<String, INDArray> firstOut = null, firstSnapshot = null;
         for (int call = 0; call < 3; call++) {
-            INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 20 + call);
-            Map<String, INDArray> ph = new HashMap<>();
-            ph.put("image", images);
-            int[] ranks = new int[batch * c.tokens()];
-            for (int i = 0; i < ranks.length; i += 3) ranks[i] = 1 + (i + call) % 4;
-            w.perturbationInputs(ph, images, ranks);
-            new DiffAugment(c.diffAug(), c.imageSize(), c.cutout()).draw(ph, "fake", batch, 5 + call);
-            ph.put("ganWeight", Nd4j.scalar(0.5f));
-
+            Map<String, INDArray> ph = placeholders(w, c, batch, call, 20, 5);
             OutAndGrad ref = g.calculateGradientsAndOutputs(ph, outs, wrt);
             OutAndGrad got = Backprop.run(g, ph, outs, wrt);
             for (String o : outs) assertSame(ref.getOutputs().get(o), got.getOutputs().get(o), "output " + o + ", call " + call);
@@ -88,15 +93,7 @@ class BackpropTest {
         List<String> outs = List.of("headIn", "recon");
         int recycled = 0;
         for (int call = 0; call < 4; call++) {
-            INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 40 + call);
-            Map<String, INDArray> ph = new HashMap<>();
-            ph.put("image", images);
-            int[] ranks = new int[batch * c.tokens()];
-            for (int i = 0; i < ranks.length; i += 3) ranks[i] = 1 + (i + call) % 4;
-            w.perturbationInputs(ph, images, ranks);
-            new DiffAugment(c.diffAug(), c.imageSize(), c.cutout()).draw(ph, "fake", batch, 9 + call);
-            ph.put("ganWeight", Nd4j.scalar(0.5f));
-
+            Map<String, INDArray> ph = placeholders(w, c, batch, call, 40, 9);
             OutAndGrad ref = g.calculateGradientsAndOutputs(ph, outs, wrt);
             OutAndGrad got = Backprop.run(g, ph, outs, wrt);
             for (String o : outs) assertSame(ref.getOutputs().get(o), got.getOutputs().get(o), "output " + o + ", call " + call);

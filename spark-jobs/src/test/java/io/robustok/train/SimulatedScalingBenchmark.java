@@ -85,6 +85,11 @@ public final class SimulatedScalingBenchmark {
                     long end = System.currentTimeMillis() + 120_000;
                     while (jsc.sc().statusTracker().getExecutorInfos().length < w + 1 && System.currentTimeMillis() < end) Thread.sleep(200);
                     TrainerConfig base = TrainerConfig.from(settings.config());
+                    // warm-up fit (worker build, JIT, first off-heap allocations on every executor), not reported
+                    Path warm = Files.createTempDirectory("bench-sim-warm");
+                    ParameterAveragingMaster.fit(jsc.parallelize(LongStream.range(0, 3L * w).boxed().toList(), w), task,
+                            base.withWorkers(w, 1).withEpochs(1).withSchedule(LrSchedule.Mode.CONSTANT, 0, 1), warm.toString());
+                    delete(warm);
                     for (int f : freqs) {
                         long rows = (long) w * f * (rounds + 1);
                         JavaRDD<Long> data = jsc.parallelize(LongStream.range(0, rows).boxed().toList(), w);

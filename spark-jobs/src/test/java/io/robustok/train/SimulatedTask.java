@@ -52,17 +52,33 @@ public final class SimulatedTask implements TrainingTask<Long, Long> {
         return l;
     }
 
+    /**
+     * Seeded uniform values (std 0.02, like initialised weights): random floats, so that the trainer's transfer
+     * costs what it costs for real weights (zeros would make any compression on the way unrealistically cheap).
+     */
     @Override
     public TrainState init() {
+        return build(true);
+    }
+
+    private TrainState build(boolean values) {
         LinkedHashMap<String, INDArray> p = new LinkedHashMap<>();
         LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
         long[] l = lengths();
         for (int i = 0; i < l.length; i++) {
             String k = "sim/t" + i;
-            p.put(k, Nd4j.zeros(DataType.FLOAT, l[i]));
-            for (int m = 0; m < moments; m++) o.put(k + "#m" + m, Nd4j.zeros(DataType.FLOAT, l[i]));
+            p.put(k, tensor(l[i], values, 2L * i));
+            for (int m = 0; m < moments; m++) o.put(k + "#m" + m, tensor(l[i], values, 2L * i + 1 + 1000L * m));
         }
         return new TrainState(p, o);
+    }
+
+    private static INDArray tensor(long length, boolean values, long seed) {
+        if (!values) return Nd4j.createUninitialized(DataType.FLOAT, length);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        float[] v = new float[(int) length];
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((r.nextDouble() - 0.5) * 0.07);
+        return Nd4j.createFromArray(v);
     }
 
     @Override
@@ -113,7 +129,7 @@ public final class SimulatedTask implements TrainingTask<Long, Long> {
 
         SimulatedWorker(SimulatedTask task) {
             this.task = task;
-            this.state = task.init();
+            this.state = task.build(false);
         }
 
         @Override

@@ -58,10 +58,13 @@ class SimulatedTaskTest {
         long steps = r.progress().step();
         assertEquals((long) epochs * rows / workers, steps);
         // step g on worker w adds (w + 1) DELTA at g mod length; the average over 2 equal workers adds 1.5 DELTA
+        TrainState init = task.init();
         for (Map<String, INDArray> m : List.of(r.state().params(), r.state().optState())) {
             assertEquals(3, m.size(), m.keySet().toString());
-            for (INDArray a : m.values()) {
-                double[] expected = new double[(int) a.length()];
+            for (Map.Entry<String, INDArray> e : m.entrySet()) {
+                INDArray a = e.getValue();
+                INDArray start = init.params().containsKey(e.getKey()) ? init.params().get(e.getKey()) : init.optState().get(e.getKey());
+                double[] expected = start.toDoubleVector();
                 for (long g = 0; g < steps; g++) expected[(int) (g % a.length())] += 1.5 * SimulatedTask.DELTA;
                 assertArrayEquals(expected, a.toDoubleVector(), 1e-6);
             }
@@ -86,7 +89,7 @@ class SimulatedTaskTest {
         // runWorker directly: one RoundResult with sample-weighted tensors, as for every task
         SimulatedTask task = new SimulatedTask(6, 6, 2, 0);
         TrainState init = task.init();
-        init.params().get("sim/t0").addi(1);
+        init.params().get("sim/t0").assign(1);
         RoundSpec spec = new RoundSpec(0, 0, 0, 0, 4, new double[]{1, 1, 1, 1}, new double[]{0, 0, 0, 0}, 1, true,
                 TrainerConfig.TransferFormat.FLOAT32);
         Iterator<Long> rows = LongStream.range(0, 10).boxed().iterator();

@@ -48,6 +48,9 @@ public final class SimulatedScalingBenchmark {
         a.put("nd4j-maxbytes", "2g");
         a.put("driver-nd4j", "");
         a.put("trainer", "");
+        // the trainer's levers, for before/after runs: ND4J's per-element array serializer, broadcast compression
+        a.put("nd4j-kryo", "false");
+        a.put("broadcast-compress", "false");
         a.put("out", "bench/trainer/sim-results.json");
         for (String s : args) a.put(s.substring(0, s.indexOf('=')), s.substring(s.indexOf('=') + 1));
         long[] sizes = Arrays.stream(a.get("params").split(",")).mapToLong(Long::parseLong).toArray();
@@ -78,6 +81,11 @@ public final class SimulatedScalingBenchmark {
                     conf.add("spark.conf.\"spark.driver.maxResultSize\"=\"0\"");
                     conf.add("spark.nd4j-maxbytes=\"" + a.get("nd4j-maxbytes") + "\"");
                     conf.add("spark.nd4j-maxphysicalbytes=\"" + a.get("nd4j-maxbytes") + "\"");
+                    conf.add("spark.conf.\"spark.broadcast.compress\"=" + a.get("broadcast-compress"));
+                    if (Boolean.parseBoolean(a.get("nd4j-kryo"))) {
+                        System.setProperty("robustok.nd4j-kryo", "true");
+                        conf.add("spark.conf.\"spark.executorEnv.JAVA_TOOL_OPTIONS\"=\"-Drobustok.nd4j-kryo=true\"");
+                    }
                     if (!a.get("trainer").isEmpty()) for (String kv : a.get("trainer").split(";")) conf.add("trainer." + kv);
                     Settings settings = Settings.load(null, conf);
                     SparkSession spark = SparkRuntime.session(settings);

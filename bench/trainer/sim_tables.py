@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Markdown tables and the cost-model fit from bench/trainer/sim.sh results.
 
-Usage: bench/trainer/sim_tables.py [--steps 40,80,160] [--fit] results.json [more.json ...]
+Usage: bench/trainer/sim_tables.py [--steps 40,80,160] [--fit] [--group NAME] results.json [more.json ...]
+Files after a --group NAME belong to that group (default: one group per file); a cell's W = 1 reference is
+the W = 1 cell of the same group, P and f.
 Efficiency for a step time t: (f t + o_1) / (f t + o_W), o = the measured overhead per round (round time minus
 the slowest worker's steps), against the W = 1 cell of the same file, P and f. --fit fits
 overhead = A + C W + B (D + E W) (B = state GB) by least squares, relative error, over all cells given.
@@ -13,21 +15,26 @@ args = sys.argv[1:]
 steps = [0.04, 0.08, 0.16]
 fit = False
 files = []
+group = None
+groups = {}
 while args:
     a = args.pop(0)
     if a == "--steps":
         steps = [float(x) / 1e3 for x in args.pop(0).split(",")]
     elif a == "--fit":
         fit = True
+    elif a == "--group":
+        group = args.pop(0)
     else:
         files.append(a)
+        groups[a] = group or a
 
 cells = []
 for fn in files:
     doc = json.load(open(fn))
     rows = [r for r in doc["results"]]
     for r in rows:
-        r["file"] = fn
+        r["file"] = groups[fn]
     cells += rows
 
 
@@ -57,7 +64,7 @@ for r in cells:
 
 loads = sorted({(r["file"], r.get("load_before", "")[:14], r.get("load_after", "")[:14]) for r in cells if "failed" not in r})
 print()
-for fn in files:
+for fn in sorted(set(groups.values())):
     ls = [r.get("load_after", "").split()[0] for r in cells if r["file"] == fn and "failed" not in r]
     if ls:
         print("load average (1 min) after each cell in %s: min %s, max %s" % (fn, min(ls, key=float), max(ls, key=float)))

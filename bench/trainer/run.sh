@@ -15,7 +15,12 @@ SNAP="${TMPDIR:-/tmp}/robustok-bench-classes"
 rm -rf "$SNAP" && mkdir -p "$SNAP" && cp -r spark-jobs/target/classes "$SNAP/classes" && cp -r spark-jobs/target/test-classes "$SNAP/test-classes"
 DEPS=""
 for j in $(tr ':' ' ' < spark-jobs/target/bench.classpath); do
-  case "$j" in */io/robustok/*) cp "$j" "$SNAP/" && j="$SNAP/$(basename "$j")" ;; esac
+  # the project's own modules come from this checkout's target/ (the jar under ~/.m2 may be another checkout's)
+  case "$j" in */io/robustok/*)
+    m=$(basename "$j" | sed -E 's/^robustok-(.*)-[0-9][^-]*(-SNAPSHOT)?\.jar$/\1/')
+    if [ -f "$m/target/$(basename "$j")" ]; then cp "$m/target/$(basename "$j")" "$SNAP/"; else cp "$j" "$SNAP/"; fi
+    j="$SNAP/$(basename "$j")" ;;
+  esac
   DEPS="$DEPS:$j"
 done
 CP="$SNAP/test-classes:$SNAP/classes$DEPS"

@@ -6,7 +6,7 @@ Files after a --group NAME belong to that group (default: one group per file); a
 the W = 1 cell of the same group, P and f.
 Efficiency for a step time t: (f t + o_1) / (f t + o_W), o = the measured overhead per round (round time minus
 the slowest worker's steps), against the W = 1 cell of the same file, P and f. --fit fits
-overhead = A + C W + B (D + E W) (B = state GB) by least squares, relative error, over all cells given.
+overhead = A + C W + B (D + E W) (B = state GB) by non-negative least squares on the relative error, over all cells given.
 """
 import json
 import sys
@@ -75,7 +75,9 @@ if fit:
     X = np.array([[1, r["executors"], r["state_mb"] / 1e3, r["state_mb"] / 1e3 * r["executors"]] for r in ok])
     y = np.array([r["overhead_s"] for r in ok])
     w = 1 / y  # relative error
-    coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
+    # non-negative: every term is a cost
+    from scipy.optimize import nnls
+    coef, _ = nnls(X * w[:, None], y * w)
     pred = X @ coef
     rel = np.abs(pred - y) / y
     print()

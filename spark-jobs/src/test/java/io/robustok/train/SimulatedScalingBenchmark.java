@@ -41,7 +41,7 @@ public final class SimulatedScalingBenchmark {
         a.put("freq", "1,5,20,50");
         a.put("rounds", "4");
         a.put("step-ms", "20");
-        a.put("steps-ms", "150,300,600");
+        a.put("steps-ms", "40,80,160");
         a.put("moments", "1");
         a.put("chunk", "2097152");
         a.put("executor-memory", "1g");

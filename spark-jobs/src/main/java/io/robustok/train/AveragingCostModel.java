@@ -23,9 +23,9 @@ public final class AveragingCostModel {
     /** Default trainer.network-gbps: a 25 Gbit/s Ethernet link between executors and driver. */
     public static final double DEFAULT_GBPS = 25;
 
-    // Fitted (bench/trainer/sim_tables.py --fit, non-negative least squares on the relative error) to the 28
-    // "after" cells of BENCHMARKS.md "Simulated GPU executors": 1M and 20M parameters, 1-4 executors, frequencies
-    // 1-50, on a shared 2-core machine where all executors, the driver and the daemons compete for the same CPUs.
+    // Fitted (bench/trainer/sim_tables.py --fit, non-negative least squares on the relative error) to the
+    // "after" cells of BENCHMARKS.md "Simulated GPU executors" (docs/SCALING.md): 1M and 20M parameters, 1-4
+    // executors, frequencies 1-50, on a shared 2-core machine where all executors, the driver and the daemons compete for the same CPUs.
     // The per-worker byte cost E therefore includes that contention; on a cluster, where each executor's
     // (de)serialization runs on its own host, it is an upper bound. Units: s; s per worker; s per GB; s per GB
     // and worker.

@@ -57,6 +57,10 @@ public final class SparkRuntime {
         conf.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
         conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
         conf.setIfMissing("spark.driver.maxResultSize", "4g");
+        // what this project broadcasts is float tensors (the trainer's state every round), which LZ4 barely
+        // shrinks: compressing them cost more CPU than the rest of the broadcast (BENCHMARKS.md, "Simulated GPU
+        // executors"); a slow network may want it back (spark.conf."spark.broadcast.compress" = true)
+        conf.setIfMissing("spark.broadcast.compress", "false");
         conf.setIfMissing("spark.sql.shuffle.partitions", "8");
         String nd4jLimits = "-Dorg.bytedeco.javacpp.maxbytes=" + s.getString("nd4j-maxbytes")
                 + " -Dorg.bytedeco.javacpp.maxphysicalbytes=" + s.getString("nd4j-maxphysicalbytes");

@@ -9,6 +9,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.PartitionPruningRDD;
 import org.apache.spark.rdd.RDD;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -142,12 +143,16 @@ public final class ParameterAveragingMaster {
                 plan.rounds(), stepsPerEpoch, epochs, state.parameterCount(), schedule);
 
         Map<String, Object> meta = checkpointMeta(task, cfg, plan);
+        long stateBytes = bytes(state);
         JavaPairRDD<R, Long> indexed = data.zipWithIndex();
         List<String> metricNames = task.metricNames();
         long roundsThisRun = 0;
         boolean savedAtEnd = loaded.isPresent();
         boolean finished = true;
         double runSec = 0;
+        double overheadSec = 0;
+        double stepSec = 0;
+        long stepsThisRun = 0;
         try (MetricsLog metrics = MetricsLog.open(outDir + "/metrics.jsonl", progress.round())) {
             outer:
             for (int epoch = progress.epoch(); epoch < epochs; epoch++) {
@@ -167,9 +172,11 @@ public final class ParameterAveragingMaster {
                     long t0 = System.nanoTime();
                     Broadcast<TrainState> bState = jsc.broadcast(state);
                     double bcastSec = (System.nanoTime() - t0) / 1e9;
+                    long submitUs = RoundResult.nowUs();
                     RoundResult res = runRound(partitions(epochData, r * workers, (r + 1) * workers), task, bState, spec,
                             cfg.treeDepth());
                     bState.destroy();
+                    long tUpdate = System.nanoTime();
 
                     // 4. average (or drop the round), EMA
                     double[] means = new double[metricNames.size()];
@@ -186,16 +193,23 @@ public final class ParameterAveragingMaster {
                             ema.update(state.params(), res.maxSteps);
                         }
                     }
-                    double roundSec = (System.nanoTime() - t0) / 1e9;
+                    long tEnd = System.nanoTime();
+                    double roundSec = (tEnd - t0) / 1e9;
+                    RoundTimes times = new RoundTimes(bcastSec, Math.max(0, res.maxStartUs - submitUs) / 1e6,
+                            (tEnd - tUpdate) / 1e9, stateBytes);
                     runSec += roundSec;
                     roundsThisRun++;
+                    // the part of the round that is not the slowest worker's steps: the averaging overhead
+                    overheadSec += roundSec - (res.maxComputeSec - res.maxPrepSec);
+                    stepSec += res.maxComputeSec - res.maxPrepSec;
+                    stepsThisRun += res.maxSteps;
                     int nextRound = r + 1;
                     progress = new Checkpoints.Progress(nextRound == plan.rounds() ? epoch + 1 : epoch,
                             nextRound == plan.rounds() ? 0 : nextRound, progress.round() + 1, progress.step() + steps,
                             progress.samples() + (bad ? 0 : res.samples), bad ? progress.badRounds() + 1 : 0);
 
                     // 5. log, metrics, checkpoint
-                    Map<String, Object> row = metricsRow(spec, progress, metricNames, means, res, bad, reason, roundSec, bcastSec);
+                    Map<String, Object> row = metricsRow(spec, progress, metricNames, means, res, bad, reason, roundSec, times);
                     metrics.append(row);
                     FaultPoint.reach("round-done");
                     long remainingRounds = (totalSteps - progress.step() + cfg.averagingFrequency() - 1) / cfg.averagingFrequency();
@@ -225,6 +239,10 @@ public final class ParameterAveragingMaster {
                 }
             }
             if (!savedAtEnd && progress.badRounds() == 0) lastCheckpoint = ckpts.save(state, ema.params(), progress, meta);
+            if (roundsThisRun > 0 && stepsThisRun > 0) {
+                log.info("{}: {}", task.name(), AveragingCostModel.describe(overheadSec / roundsThisRun, overheadSec / runSec,
+                        stateBytes, workers, cfg.networkGbps(), cfg.averagingFrequency(), stepSec / stepsThisRun));
+            }
             log.info("{}: {} at epoch {} step {} after {} rounds in this run ({} s); checkpoint {}", task.name(),
                     finished ? "finished" : "stopped (trainer.stop-after-rounds)", progress.epoch(), progress.step(),
                     roundsThisRun, String.format(Locale.ROOT, "%.1f", runSec), lastCheckpoint);
@@ -242,7 +260,8 @@ public final class ParameterAveragingMaster {
             lr[i] = schedule.scale(p.step() + i, spe);
             frac[i] = epoch + (plan.stepOffset(r) + i) / (double) spe;
         }
-        return new RoundSpec(epoch, r, p.round(), p.step(), steps, lr, frac, cfg.seed(), cfg.averageUpdater());
+        return new RoundSpec(epoch, r, p.round(), p.step(), steps, lr, frac, cfg.seed(), cfg.averageUpdater(),
+                cfg.transferFormat());
     }
 
     /** Epoch {@code epoch}'s records, shuffled into rounds x workers partitions in seeded order. */
@@ -290,6 +309,7 @@ public final class ParameterAveragingMaster {
     /** One worker's part of a round (runs on an executor). */
     static <R, B> Iterator<RoundResult> runWorker(TrainingTask<R, B> task, Broadcast<TrainState> bState, RoundSpec spec,
                                                   int w, Iterator<R> rows) {
+        long startUs = RoundResult.nowUs();
         WorkerPool.Lease<B> lease = WorkerPool.borrow(task);
         try {
             Worker<B> worker = lease.worker();
@@ -316,6 +336,7 @@ public final class ParameterAveragingMaster {
                 FaultPoint.reach("worker-step");
             }
             out.maxSteps = out.minSteps = steps;
+            long tp = System.nanoTime();
             if (!out.bad && out.samples > 0) {
                 TrainState s = worker.state();
                 if (!finite(s.params())) {
@@ -323,16 +344,36 @@ public final class ParameterAveragingMaster {
                     out.badReason = "non-finite parameters on worker " + w;
                 } else {
                     double weight = out.samples;
-                    s.params().forEach((k, v) -> out.params.put(k, v.mul(weight)));
-                    if (spec.sendOptState()) s.optState().forEach((k, v) -> out.optState.put(k, v.mul(weight)));
+                    DataType wire = wireType(spec.transferFormat());
+                    s.params().forEach((k, v) -> out.params.put(k, weighted(v, weight, wire)));
+                    if (spec.sendOptState()) s.optState().forEach((k, v) -> out.optState.put(k, weighted(v, weight, wire)));
                 }
             }
+            long t2 = System.nanoTime();
             out.maxFetchSec = (t1 - t0) / 1e9;
-            out.maxComputeSec = (System.nanoTime() - t1) / 1e9;
+            out.maxComputeSec = (t2 - t1) / 1e9;
+            out.maxPrepSec = (t2 - tp) / 1e9;
+            out.maxStartUs = startUs;
+            out.maxEndUs = RoundResult.nowUs();
             return Collections.singletonList(out).iterator();
         } finally {
             WorkerPool.release(lease);
         }
+    }
+
+    /** {@code v * weight}, a new array, in the wire type when that is a 16-bit float (only floating tensors). */
+    static INDArray weighted(INDArray v, double weight, DataType wire) {
+        INDArray m = v.mul(weight);
+        return wire == null || !m.dataType().isFPType() || m.dataType() == wire ? m : m.castTo(wire);
+    }
+
+    /** The 16-bit wire type of a transfer format, or null for float32 (sent as computed). */
+    static DataType wireType(TrainerConfig.TransferFormat f) {
+        return switch (f) {
+            case FLOAT32 -> null;
+            case BFLOAT16 -> DataType.BFLOAT16;
+            case FLOAT16 -> DataType.HALF;
+        };
     }
 
     /** Sample-weighted mean of the workers' states; the driver's optimizer state when not averaging it. */
@@ -342,15 +383,20 @@ public final class ParameterAveragingMaster {
         for (String k : previous.params().keySet()) {
             INDArray sum = res.params.get(k);
             if (sum == null) throw new IllegalStateException("no worker returned parameter " + k);
-            p.put(k, sum.divi(n));
+            p.put(k, asTypeOf(sum, previous.params().get(k)).divi(n));
         }
         LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
         for (String k : previous.optState().keySet()) {
             INDArray sum = averageUpdater ? res.optState.get(k) : null;
             if (averageUpdater && sum == null) throw new IllegalStateException("no worker returned optimizer state " + k);
-            o.put(k, averageUpdater ? sum.divi(n) : previous.optState().get(k));
+            o.put(k, averageUpdater ? asTypeOf(sum, previous.optState().get(k)).divi(n) : previous.optState().get(k));
         }
         return new TrainState(p, o);
+    }
+
+    /** {@code sum} in the data type of {@code like} (a single 16-bit result that was never accumulated). */
+    private static INDArray asTypeOf(INDArray sum, INDArray like) {
+        return sum.dataType() == like.dataType() ? sum : sum.castTo(like.dataType());
     }
 
     static boolean finite(Map<String, INDArray> tensors) {
@@ -379,7 +425,7 @@ public final class ParameterAveragingMaster {
     }
 
     private static Map<String, Object> metricsRow(RoundSpec spec, Checkpoints.Progress p, List<String> names, double[] means,
-                                                  RoundResult res, boolean bad, String reason, double roundSec, double bcastSec) {
+                                                  RoundResult res, boolean bad, String reason, double roundSec, RoundTimes t) {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("round", spec.round());
         row.put("epoch", spec.epoch());
@@ -389,15 +435,40 @@ public final class ParameterAveragingMaster {
         for (int i = 0; i < names.size(); i++) row.put(names.get(i), bad ? null : means[i]);
         row.put("samples", res.samples);
         row.put("samples_per_s", roundSec > 0 ? res.samples / roundSec : 0);
-        double broadcast = bcastSec + res.maxFetchSec;
+        double broadcast = t.broadcastSec() + res.maxFetchSec;
+        double aggregate = Math.max(0, roundSec - broadcast - res.maxComputeSec);
         row.put("round_s", roundSec);
         row.put("broadcast_s", broadcast);
         row.put("compute_s", res.maxComputeSec);
         // scheduling, result serialization and transfer, the tree sum, the division and the EMA
-        row.put("aggregate_s", Math.max(0, roundSec - broadcast - res.maxComputeSec));
+        row.put("aggregate_s", aggregate);
+        // the parts of the averaging overhead (broadcast_s + aggregate_s + result_prep_s):
+        // the slowest worker's multiplication of its state by its sample count (inside compute_s)
+        row.put("result_prep_s", res.maxPrepSec);
+        // job submitted -> last worker started: task scheduling, launch and closure deserialization
+        row.put("schedule_s", t.scheduleSec());
+        // adding the workers' tensors, over every merge of the tree (executors' and the driver's)
+        row.put("sum_s", res.sumSec);
+        // the driver's division, finiteness check and EMA
+        row.put("update_s", t.updateSec());
+        // what remains of aggregate_s: result serialization, transfer and deserialization, and worker skew
+        row.put("transfer_s", Math.max(0, aggregate - t.scheduleSec() - res.sumSec - t.updateSec()));
+        // tensor bytes of the broadcast state; each worker fetches it and returns as much (or its params only)
+        row.put("state_mb", t.stateBytes() / 1e6);
         row.put("dropped", bad);
         if (bad) row.put("drop_reason", reason);
         return row;
+    }
+
+    /** Driver-side timings of a round. */
+    private record RoundTimes(double broadcastSec, double scheduleSec, double updateSec, long stateBytes) {
+    }
+
+    static long bytes(TrainState s) {
+        long n = 0;
+        for (INDArray a : s.params().values()) n += a.length() * a.dataType().width();
+        for (INDArray a : s.optState().values()) n += a.length() * a.dataType().width();
+        return n;
     }
 
     private static void logRound(String name, int epoch, int epochs, int r, int rounds, Map<String, Object> row,

@@ -4,10 +4,11 @@ import java.io.Serializable;
 
 /**
  * What the driver decides for one round, shipped in the task closure: where the round is, the lr multiplier
- * and epoch fraction of each of its steps, and the seed everything else derives from.
+ * and epoch fraction of each of its steps, the seed everything else derives from, and how workers send back.
  */
 record RoundSpec(int epoch, int roundInEpoch, long round, long firstStep, int steps, double[] lrScales,
-                 double[] epochFractions, long seed, boolean sendOptState) implements Serializable {
+                 double[] epochFractions, long seed, boolean sendOptState, TrainerConfig.TransferFormat transferFormat)
+        implements Serializable {
 
     /** Seed of the minibatch iterator of worker {@code w} (augmentation, crops). */
     long batchSeed(int w) {

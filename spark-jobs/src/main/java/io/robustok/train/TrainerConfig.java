@@ -29,11 +29,27 @@ import java.io.Serializable;
  * @param stopAfterRounds    end this invocation (with a checkpoint) after this many rounds; 0: run to the end.
  *                           For time-boxed jobs: the next invocation resumes
  * @param configHash         SHA-256 of the resolved config, recorded in checkpoints
+ * @param transferFormat     number format of the workers' returned tensors on the wire: float32 (exact, the
+ *                           default) or bfloat16 / float16 (lossy: half the bytes; the sum is still accumulated
+ *                           in float32)
+ * @param networkGbps        network bandwidth between executors and driver, Gbit/s, for the averaging cost
+ *                           model's prediction logged at the end of a stage ({@link AveragingCostModel})
  */
 public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int epochs, long maxSteps,
                             LrSchedule.Mode lrSchedule, double warmup, double minLrRatio, double emaDecay, long seed,
                             int workers, int checkpointEvery, int keepCheckpoints, int maxBadRounds, double gradClip,
-                            int treeDepth, int stopAfterRounds, String configHash) implements Serializable {
+                            int treeDepth, int stopAfterRounds, String configHash, TransferFormat transferFormat,
+                            double networkGbps) implements Serializable {
+
+    /** Number format of the tensors a worker returns. */
+    public enum TransferFormat {
+        FLOAT32, BFLOAT16, FLOAT16;
+
+        static TransferFormat parse(String s) {
+            for (TransferFormat f : values()) if (f.name().equalsIgnoreCase(s)) return f;
+            throw new IllegalArgumentException("trainer.transfer-format must be float32, bfloat16 or float16, got \"" + s + "\"");
+        }
+    }
 
     public TrainerConfig {
         if (averagingFrequency < 1) throw new IllegalArgumentException("trainer.averaging-frequency must be >= 1");
@@ -48,6 +64,10 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
         if (gradClip < 0) throw new IllegalArgumentException("trainer.grad-clip must be >= 0, got " + gradClip);
         if (stopAfterRounds < 0) throw new IllegalArgumentException("trainer.stop-after-rounds must be >= 0, got " + stopAfterRounds);
         if (configHash == null) configHash = "";
+        if (transferFormat == null) transferFormat = TransferFormat.FLOAT32;
+        if (!(networkGbps > 0) || Double.isInfinite(networkGbps)) {
+            throw new IllegalArgumentException("trainer.network-gbps must be a positive number of Gbit/s, got " + networkGbps);
+        }
     }
 
     /** The {@code trainer} section alone (plus spark.workers when the config has it). */
@@ -74,13 +94,14 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
                 t.getLong("max-steps"), LrSchedule.Mode.parse(t.getString("lr-schedule")), t.getDouble("warmup"),
                 t.getDouble("min-lr-ratio"), t.getDouble("ema-decay"), t.getLong("seed"), workers,
                 t.getInt("checkpoint-every"), t.getInt("keep-checkpoints"), t.getInt("max-bad-rounds"),
-                t.getDouble("grad-clip"), t.getInt("tree-depth"), t.getInt("stop-after-rounds"), hash);
+                t.getDouble("grad-clip"), t.getInt("tree-depth"), t.getInt("stop-after-rounds"), hash,
+                TransferFormat.parse(t.getString("transfer-format")), t.getDouble("network-gbps"));
     }
 
     /** Test and benchmark defaults: frequency 1, one epoch, constant lr, no EMA smoothing to speak of. */
     public static TrainerConfig simple(int workers, int averagingFrequency, int epochs, long seed) {
         return new TrainerConfig(averagingFrequency, true, epochs, 0, LrSchedule.Mode.CONSTANT, 0, 1, 0.9, seed, workers,
-                0, 2, 3, 0, 2, 0, "");
+                0, 2, 3, 0, 2, 0, "", TransferFormat.FLOAT32, AveragingCostModel.DEFAULT_GBPS);
     }
 
     /** The schedule for a data set of {@code stepsPerEpoch} steps per epoch. */
@@ -98,31 +119,44 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
 
     public TrainerConfig withEpochs(int e) {
         return new TrainerConfig(averagingFrequency, averageUpdater, e, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
     }
 
     public TrainerConfig withCheckpointEvery(int every) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash);
+                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
     }
 
     public TrainerConfig withStopAfterRounds(int rounds) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash, transferFormat, networkGbps);
     }
 
     public TrainerConfig withAverageUpdater(boolean avg) {
         return new TrainerConfig(averagingFrequency, avg, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
     }
 
     public TrainerConfig withSchedule(LrSchedule.Mode mode, double warmup, double minLrRatio) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, mode, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+    }
+
+    /** Workers and averaging frequency replaced (benchmarks sweep them). */
+    public TrainerConfig withWorkers(int w, int frequency) {
+        return new TrainerConfig(frequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
+                seed, w, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
+                transferFormat, networkGbps);
+    }
+
+    public TrainerConfig withTransferFormat(TransferFormat f) {
+        return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
+                f, networkGbps);
     }
 
     public TrainerConfig withMaxBadRounds(int n) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash);
+                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
     }
 }

@@ -33,7 +33,8 @@ import java.util.Set;
  * every step). The ops and their order are unchanged; results are bitwise identical ({@code BackpropTest}).
  *
  * <p>Arrays returned (outputs and gradients) are never released into the cache by the call that returns them;
- * the next call on the same graph and thread forgets them without releasing them, so callers may keep them.
+ * the next call on the same graph and thread forgets them without releasing them, so callers may keep them. A
+ * caller done with them hands them back with {@link #recycle}, and the next call reuses their memory.
  *
  * <p>The session also records the id of every array it ever released ({@code freedArrays}, never cleared in
  * M2.1): it grows by thousands of entries a step. It only guards against releasing one array twice within one
@@ -149,13 +150,7 @@ public final class Backprop {
 
     /** Clears the current thread's session's record of released array ids (see the class comment). */
     static void trim(SameDiff sd) {
-        try {
-            @SuppressWarnings("unchecked")
-            Map<Long, InferenceSession> sessions = (Map<Long, InferenceSession>) SESSIONS.get(sd);
-            InferenceSession s = sessions.get(Thread.currentThread().getId());
-            if (s != null) ((Set<?>) FREED.get(s)).clear();
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException(e);
-        }
+        InferenceSession s = session(sd);
+        if (s != null) ((Set<?>) freed(s)).clear();
     }
 }

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/../.."
 mvn -B -o -q install -pl core -DskipTests
 mvn -B -o -q -pl model test-compile
 mvn -B -o -q -pl model dependency:build-classpath -Dmdep.outputFile=target/posttrain-bench.cp >/dev/null
-exec java -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -cp "model/target/classes:model/target/test-classes:$(cat model/target/posttrain-bench.cp)" \
+exec java --add-modules=jdk.incubator.vector -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -cp "model/target/classes:model/target/test-classes:$(cat model/target/posttrain-bench.cp)" \
   io.robustok.tokenizer.PostTrainBench "${1:-5}"

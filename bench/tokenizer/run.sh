@@ -12,5 +12,5 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 mvn -B -o -q install -pl core -DskipTests
 mvn -B -o -q -pl model test-compile
 mvn -B -o -q -pl model dependency:build-classpath -Dmdep.outputFile=target/tokenizer-bench.cp >/dev/null
-exec java -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0 "$@" \
+exec java --add-modules=jdk.incubator.vector -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0 "$@" \
   -cp "model/target/classes:model/target/test-classes:$(cat model/target/tokenizer-bench.cp)" io.robustok.tokenizer.TokenizerBench

@@ -21,7 +21,7 @@ mvn -B -o -q install -pl core -DskipTests
 [ "$module" = eval ] && mvn -B -o -q install -pl model -DskipTests
 mvn -B -o -q -pl "$module" test-compile
 mvn -B -o -q -pl "$module" dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/compare.cp >/dev/null
-JAVA=(java -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0
+JAVA=(java --add-modules=jdk.incubator.vector -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0
   -cp "${OURS_CLASSES:+$OURS_CLASSES:}$module/target/classes:$module/target/test-classes:$(cat $module/target/compare.cp)")
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then

@@ -94,7 +94,7 @@ class SweepEndToEndTest {
         // 1. both variants at once in another JVM, killed once the tokens they share are committed
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Xmx")) cmd.add(a);
+            if (a.startsWith("--add-opens") || a.startsWith("--add-modules") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Xmx")) cmd.add(a);
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(args(folder, sweepFile));

@@ -1,6 +1,7 @@
 package io.robustok.generator;
 
 import io.robustok.nn.Backprop;
+import io.robustok.nn.Gelu;
 import io.robustok.nn.LayerNorm;
 import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.autodiff.samediff.SDIndex;
@@ -148,7 +149,7 @@ public final class Rar {
             o = linear(o, b + "attn.proj").reshape(-1, l, d);
             x = x.add(m[2].mul(o));
             SDVariable f = modulate(norm(x, l, d), m[3], m[4]).reshape(-1, d);
-            f = linear(sd.nn().gelu(linear(f, b + "mlp.fc1")), b + "mlp.fc2").reshape(-1, l, d);
+            f = linear(Gelu.apply(sd, linear(f, b + "mlp.fc1")), b + "mlp.fc2").reshape(-1, l, d);
             x = x.add(m[5].mul(f));
         }
         // drop the start position: outputs 1..L-1 predict the T tokens

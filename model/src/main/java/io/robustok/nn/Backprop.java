@@ -80,7 +80,10 @@ public final class Backprop {
         }
         ExecutionResult r;
         try {
-            r = (ExecutionResult) BATCH_OUTPUT.invoke(gradFn, placeholders, sd.getListeners(), Operation.TRAINING, names.toArray(new String[0]));
+            // the graph's listeners run on the gradient function, as in SameDiff's own call (and only once each: the
+            // gradient function keeps what was set last, so they are set, not passed)
+            gradFn.setListeners(sd.getListeners());
+            r = (ExecutionResult) BATCH_OUTPUT.invoke(gradFn, placeholders, null, Operation.TRAINING, names.toArray(new String[0]));
         } catch (InvocationTargetException e) {
             if (e.getCause() instanceof RuntimeException re) throw re;
             if (e.getCause() instanceof Error er) throw er;

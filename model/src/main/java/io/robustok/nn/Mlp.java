@@ -2,7 +2,7 @@ package io.robustok.nn;
 
 import org.nd4j.autodiff.samediff.SDVariable;
 
-/** Two-layer MLP {@code fc2(gelu(fc1(x)))}, hidden width {@code dim * ratio}; GELU exact (erf) or ND4J's sigmoid approximation. */
+/** Two-layer MLP {@code fc2(gelu(fc1(x)))}, hidden width {@code dim * ratio}; GELU exact (erf) or ND4J's sigmoid approximation ({@link Gelu}). */
 public final class Mlp {
     private Mlp() {
     }
@@ -15,7 +15,7 @@ public final class Mlp {
         ParamStore s = p.scope(name);
         long hidden = Math.round(dim * ratio);
         SDVariable pre = Linear.apply(s, "fc1", x, dim, hidden);
-        SDVariable h = exactGelu ? FrozenVit.gelu(p.sd(), pre) : p.sd().nn().gelu(pre);
+        SDVariable h = exactGelu ? FrozenVit.gelu(p.sd(), pre) : Gelu.apply(p.sd(), pre);
         return Linear.apply(s, "fc2", h, hidden, dim);
     }
 }

@@ -75,7 +75,7 @@ public final class TokenizerBench {
         }
         Arrays.sort(t);
         Arrays.sort(cpu);
-        prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(15)
+        prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(Integer.getInteger("bench.profile-top", 15))
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
         System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f); "

@@ -36,7 +36,7 @@ class ClusterSweepTest {
         Files.createDirectories(home.resolve("bin"));
         List<String> jvm = new ArrayList<>();
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty")) jvm.add(a);
+            if (a.startsWith("--add-opens") || a.startsWith("--add-modules") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty")) jvm.add(a);
         }
         Path submit = home.resolve("bin/spark-submit");
         Files.writeString(submit, "#!/bin/sh\nexec '" + Path.of(System.getProperty("java.home"), "bin", "java") + "' "

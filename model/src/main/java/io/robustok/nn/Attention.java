@@ -13,10 +13,15 @@ public final class Attention {
     }
 
     public static SDVariable apply(ParamStore p, String name, SDVariable x, long len, long dim, int heads) {
+        return apply(p, name, x, len, dim, heads, null);
+    }
+
+    /** With {@code onesCol} ([rows, 1] of ones, or null) the qkv bias is added by a rank-1 GEMM ({@link Linear}). */
+    public static SDVariable apply(ParamStore p, String name, SDVariable x, long len, long dim, int heads, SDVariable onesCol) {
         ParamStore s = p.scope(name);
         SameDiff sd = p.sd();
         long dh = dim / heads;
-        SDVariable qkv = Linear.apply(s, "qkv", x, dim, 3 * dim);
+        SDVariable qkv = onesCol == null ? Linear.apply(s, "qkv", x, dim, 3 * dim) : Linear.apply(s, "qkv", x, dim, 3 * dim, onesCol);
         // [N*L, 3D] -> [N, L, 3, H, dh] -> [3, N, H, L, dh]
         SDVariable t = sd.permute(qkv.reshape(-1, len, 3, heads, dh), 2, 0, 3, 1, 4);
         SDVariable[] parts = sd.split(t, 3, 0);

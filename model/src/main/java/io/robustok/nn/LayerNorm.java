@@ -27,12 +27,25 @@ public final class LayerNorm {
         return affine(p.sd(), x, g, b, dim, 1e-6);
     }
 
+    /**
+     * {@link #apply}, and the [rows, 1] column of ones it made, for the layers that follow
+     * ({@link Linear#apply(ParamStore, String, SDVariable, long, long, SDVariable)}).
+     */
+    public static SDVariable[] applyWithOnes(ParamStore p, String name, SDVariable x, long dim) {
+        ParamStore s = p.scope(name);
+        return affineWithOnes(p.sd(), x, s.ones("g", dim), s.zeros("b", dim), dim, 1e-6);
+    }
+
     /** {@code normalize(x) * g + b} on [rows, dim] with g and b of shape [dim]. */
     public static SDVariable affine(SameDiff sd, SDVariable x, SDVariable g, SDVariable b, long dim, double eps) {
+        return affineWithOnes(sd, x, g, b, dim, eps)[0];
+    }
+
+    private static SDVariable[] affineWithOnes(SameDiff sd, SDVariable x, SDVariable g, SDVariable b, long dim, double eps) {
         SDVariable[] n = normalized(sd, x, dim, eps);
         // [rows, 1] of ones (no gradient flows through onesLike) times g [1, dim]: the gain on every row
         SDVariable onesCol = sd.onesLike(n[1]);
-        return n[0].mul(onesCol.mmul(g.reshape(1, dim))).add(b);
+        return new SDVariable[]{n[0].mul(onesCol.mmul(g.reshape(1, dim))).add(b), onesCol};
     }
 
     /** {@code (x - mean) / sqrt(var + eps)} along the last axis of [rows, dim] (biased variance, as PyTorch). */

@@ -23,4 +23,17 @@ public final class Linear {
     public static SDVariable apply(ParamStore p, String name, SDVariable x, long in, long out) {
         return apply(p, name, x, in, out, true);
     }
+
+    /**
+     * {@code x W + b} with the bias spread over the rows by a rank-1 GEMM with {@code onesCol} ([rows, 1] of ones)
+     * instead of a broadcasting add: the same values, but the bias gradient is then a GEMM ({@code 1^T g}) and not
+     * libnd4j's {@code add_bp} column reduction, which is ~7x slower on a [1024, 512] gradient (1.49 vs 0.22 ms,
+     * 1 thread). Worth it for the wide layers (attention's qkv, the MLP's fc1); for D-wide outputs the two cost the
+     * same.
+     */
+    public static SDVariable apply(ParamStore p, String name, SDVariable x, long in, long out, SDVariable onesCol) {
+        ParamStore s = p.scope(name);
+        SDVariable w = s.normal("w", 0.02, in, out);
+        return x.mmul(w).add(onesCol.mmul(s.zeros("b", out).reshape(1, out)));
+    }
 }

@@ -12,9 +12,14 @@ public final class Mlp {
     }
 
     public static SDVariable apply(ParamStore p, String name, SDVariable x, long dim, double ratio, boolean exactGelu) {
+        return apply(p, name, x, dim, ratio, exactGelu, null);
+    }
+
+    /** With {@code onesCol} ([rows, 1] of ones, or null) fc1's bias is added by a rank-1 GEMM ({@link Linear}). */
+    public static SDVariable apply(ParamStore p, String name, SDVariable x, long dim, double ratio, boolean exactGelu, SDVariable onesCol) {
         ParamStore s = p.scope(name);
         long hidden = Math.round(dim * ratio);
-        SDVariable pre = Linear.apply(s, "fc1", x, dim, hidden);
+        SDVariable pre = onesCol == null ? Linear.apply(s, "fc1", x, dim, hidden) : Linear.apply(s, "fc1", x, dim, hidden, onesCol);
         SDVariable h = exactGelu ? FrozenVit.gelu(p.sd(), pre) : Gelu.apply(p.sd(), pre);
         return Linear.apply(s, "fc2", h, hidden, dim);
     }

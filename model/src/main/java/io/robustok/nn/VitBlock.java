@@ -28,10 +28,12 @@ public final class VitBlock {
 
     public static SDVariable apply(ParamStore p, String name, SDVariable x, long len, Spec spec) {
         ParamStore s = p.scope(name);
-        SDVariable a = Attention.apply(s, "attn", LayerNorm.apply(s, "norm1", x, spec.dim()), len, spec.dim(), spec.heads());
+        SDVariable[] n1 = LayerNorm.applyWithOnes(s, "norm1", x, spec.dim());
+        SDVariable a = Attention.apply(s, "attn", n1[0], len, spec.dim(), spec.heads(), n1[1]);
         if (spec.layerScale()) a = a.mul(s.constant("ls1", 1e-5, spec.dim()));
         x = x.add(a);
-        SDVariable m = Mlp.apply(s, "mlp", LayerNorm.apply(s, "norm2", x, spec.dim()), spec.dim(), spec.mlpRatio(), spec.exactGelu());
+        SDVariable[] n2 = LayerNorm.applyWithOnes(s, "norm2", x, spec.dim());
+        SDVariable m = Mlp.apply(s, "mlp", n2[0], spec.dim(), spec.mlpRatio(), spec.exactGelu(), n2[1]);
         if (spec.layerScale()) m = m.mul(s.constant("ls2", 1e-5, spec.dim()));
         return x.add(m);
     }

@@ -133,12 +133,14 @@ public final class Rar {
         SDVariable mask = sd.constant("causal_mask", maskArr);
         double scale = 1.0 / Math.sqrt(hd);
 
+        // [N * L, 1] of ones: the wide layers (qkv, fc1) add their bias by a rank-1 GEMM (nn.Linear explains why)
+        SDVariable ones = LayerNorm.onesColumn(sd, x.reshape(-1, d));
         for (int i = 0; i < cfg.depth(); i++) {
             String b = "blocks." + i + ".";
             SDVariable mod = linear(cs, b + "ada").reshape(-1, lc, 6 * d);
             SDVariable[] m = sd.split(mod, 6, 2); // shift1, scale1, gate1, shift2, scale2, gate2
             SDVariable a = modulate(norm(x, l, d), m[0], m[1]);
-            SDVariable qkv = linear(a.reshape(-1, d), b + "attn.qkv");
+            SDVariable qkv = linear(a.reshape(-1, d), b + "attn.qkv", ones);
             SDVariable[] s = sd.split(qkv, 3, 1);
             // QK-norm over each head's hd features: rows of [N * L * H, hd], then the heads' layout
             SDVariable q = heads(LayerNorm.affine(sd, s[0].reshape(-1, hd), v(b + "attn.q_norm.g"), v(b + "attn.q_norm.b"), hd, EPS), l, h, hd);
@@ -149,7 +151,7 @@ public final class Rar {
             o = linear(o, b + "attn.proj").reshape(-1, l, d);
             x = x.add(m[2].mul(o));
             SDVariable f = modulate(norm(x, l, d), m[3], m[4]).reshape(-1, d);
-            f = linear(Gelu.apply(sd, linear(f, b + "mlp.fc1")), b + "mlp.fc2").reshape(-1, l, d);
+            f = linear(Gelu.apply(sd, linear(f, b + "mlp.fc1", ones)), b + "mlp.fc2").reshape(-1, l, d);
             x = x.add(m[5].mul(f));
         }
         // drop the start position: outputs 1..L-1 predict the T tokens
@@ -180,6 +182,10 @@ public final class Rar {
 
     private SDVariable linear(SDVariable in2d, String prefix) {
         return sd.mmul(in2d, v(prefix + ".w")).add(v(prefix + ".b"));
+    }
+
+    private SDVariable linear(SDVariable in2d, String prefix, SDVariable onesCol) {
+        return sd.mmul(in2d, v(prefix + ".w")).add(onesCol.mmul(v(prefix + ".b").reshape(1, -1)));
     }
 
     private static SDVariable modulate(SDVariable x, SDVariable shift, SDVariable scale) {

@@ -1,5 +1,6 @@
 package io.robustok.nn;
 
+import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -43,9 +44,15 @@ public final class LayerNorm {
 
     private static SDVariable[] affineWithOnes(SameDiff sd, SDVariable x, SDVariable g, SDVariable b, long dim, double eps) {
         SDVariable[] n = normalized(sd, x, dim, eps);
-        // [rows, 1] of ones (no gradient flows through onesLike) times g [1, dim]: the gain on every row
-        SDVariable onesCol = sd.onesLike(n[1]);
+        // [rows, 1] of ones times g [1, dim]: the gain on every row
+        SDVariable onesCol = n[1];
         return new SDVariable[]{n[0].mul(onesCol.mmul(g.reshape(1, dim))).add(b), onesCol};
+    }
+
+    /** A [rows, 1] column of ones for [rows, D] x, made from x's shape by integer ops (so no gradient flows into it). */
+    public static SDVariable onesColumn(SameDiff sd, SDVariable x) {
+        SDVariable rows = sd.shape(x).get(SDIndex.interval(0, 1));
+        return sd.fill(sd.concat(0, rows, sd.constant(Nd4j.createFromArray(1L))), x.dataType(), 1.0);
     }
 
     /** {@code (x - mean) / sqrt(var + eps)} along the last axis of [rows, dim] (biased variance, as PyTorch). */
@@ -53,13 +60,22 @@ public final class LayerNorm {
         return normalized(sd, x, dim, eps)[0];
     }
 
-    /** The normalised rows and the [rows, 1] inverse standard deviations. */
+    /**
+     * The normalised rows of [rows, dim] and a [rows, 1] column of ones. With the Java kernels ({@link JavaKernels}:
+     * the Vector API module is present) the normalisation is one op forward and one backward, computed in Java;
+     * else the GEMM form below.
+     */
     private static SDVariable[] normalized(SameDiff sd, SDVariable x, long dim, double eps) {
         DataType t = x.dataType();
+        if (JavaKernels.enabled() && t == DataType.FLOAT) {
+            JavaKernels.of(sd).layerNorm(x.name(), eps);
+            return new SDVariable[]{sd.math().cube(x), onesColumn(sd, x)};
+        }
         SDVariable avg = sd.constant(Nd4j.valueArrayOf(new long[]{dim, 1}, 1.0 / dim, t));
         SDVariable onesRow = sd.constant(Nd4j.ones(t, 1, dim));
         SDVariable xc = x.sub(x.mmul(avg).mmul(onesRow));
         SDVariable inv = sd.math().rsqrt(xc.mul(xc).mmul(avg).add(eps));
-        return new SDVariable[]{xc.mul(inv.mmul(onesRow)), inv};
+        // no gradient flows through onesLike
+        return new SDVariable[]{xc.mul(inv.mmul(onesRow)), sd.onesLike(inv)};
     }
 }

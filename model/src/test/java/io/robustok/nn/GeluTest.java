@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GeluTest {
     @AfterEach
     void flagOff() {
-        System.clearProperty(Gelu.FLAG);
+        System.clearProperty(JavaKernels.FLAG);
     }
 
     private static double gelu(double x) {
@@ -60,7 +60,7 @@ class GeluTest {
 
     /** An MLP as the networks build it, its output and the gradients of x and every weight. */
     private static Map<String, INDArray> mlp(boolean fast, boolean backprop) {
-        System.setProperty(Gelu.FLAG, Boolean.toString(fast));
+        System.setProperty(JavaKernels.FLAG, Boolean.toString(fast));
         Nd4j.getRandom().setSeed(11);
         SameDiff sd = SameDiff.create();
         INDArray xa = Nd4j.randn(DataType.FLOAT, 37, 24).muli(2);
@@ -105,7 +105,7 @@ class GeluTest {
 
     @Test
     void gradientsMatchFiniteDifferencesThroughTheGraph() {
-        System.setProperty(Gelu.FLAG, "true");
+        System.setProperty(JavaKernels.FLAG, "true");
         Nd4j.getRandom().setSeed(2);
         SameDiff sd = SameDiff.create();
         INDArray xa = Nd4j.randn(DataType.DOUBLE, 6, 5).castTo(DataType.FLOAT);

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The GEMM-spread layer norm against the written-out one it replaced: outputs and every gradient. */
@@ -99,6 +100,88 @@ class LayerNormTest {
                 assertTrue(Math.abs(fd - gx.getDouble(i, j)) < 1e-5 * Math.max(1, Math.abs(fd)),
                         "d loss / d x[" + i + "," + j + "]: finite difference " + fd + ", backward " + gx.getDouble(i, j));
             }
+        }
+    }
+
+    /** Double-precision normalisation of one row, the reference for the Java kernels. */
+    private static double[] xhat(double[] x, double eps) {
+        double m = 0, v = 0;
+        for (double a : x) m += a / x.length;
+        for (double a : x) v += (a - m) * (a - m) / x.length;
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) y[i] = (x[i] - m) / Math.sqrt(v + eps);
+        return y;
+    }
+
+    @Test
+    void javaKernelsFollowTheFormulaAndItsFiniteDifferences() {
+        assertTrue(JavaKernels.enabled(), "the tests run with --add-modules=jdk.incubator.vector (pom.xml jvm.opens)");
+        java.util.Random rnd = new java.util.Random(5);
+        for (int d : new int[]{32, 24, 128, 7}) {
+            int rows = 6;
+            double eps = d == 7 ? 1e-12 : 1e-6;
+            float[] x = new float[rows * d], g = new float[rows * d];
+            for (int r = 0; r < rows; r++) {
+                double offset = rnd.nextGaussian() * 5, spread = r == 0 ? 0.02 : 3;
+                for (int j = 0; j < d; j++) {
+                    x[r * d + j] = (float) (offset + spread * rnd.nextGaussian());
+                    g[r * d + j] = (float) rnd.nextGaussian();
+                }
+            }
+            java.nio.ByteBuffer xb = floats(x), gb = floats(g), y = floats(new float[x.length]), dx = floats(new float[x.length]);
+            LayerNormKernels.forward(xb, y, rows, d, eps);
+            LayerNormKernels.backward(xb, gb, dx, rows, d, eps);
+            for (int r = 0; r < rows; r++) {
+                double[] row = new double[d];
+                for (int j = 0; j < d; j++) row[j] = x[r * d + j];
+                double[] want = xhat(row, eps);
+                for (int j = 0; j < d; j++) {
+                    assertEquals(want[j], y.getFloat(4 * (r * d + j)), 2e-5 * Math.max(1, Math.abs(want[j])), "xhat d=" + d + " [" + r + "," + j + "]");
+                    // d/dx_j of sum_k g_k xhat_k, by central differences in double precision (scaled to the row's spread)
+                    double h = 1e-4 * Math.max(1e-3, Math.abs(row[0] - row[1]));
+                    double[] p = row.clone(), m = row.clone();
+                    p[j] += h;
+                    m[j] -= h;
+                    double[] yp = xhat(p, eps), ym = xhat(m, eps);
+                    double fd = 0;
+                    for (int k = 0; k < d; k++) fd += g[r * d + k] * (yp[k] - ym[k]) / (2 * h);
+                    double got = dx.getFloat(4 * (r * d + j));
+                    assertTrue(Math.abs(fd - got) < 1e-3 * Math.max(1, Math.abs(fd)),
+                            "dx d=" + d + " [" + r + "," + j + "]: finite difference " + fd + ", kernel " + got);
+                }
+            }
+        }
+    }
+
+    private static java.nio.ByteBuffer floats(float[] v) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(4 * v.length).order(java.nio.ByteOrder.nativeOrder());
+        for (int i = 0; i < v.length; i++) b.putFloat(4 * i, v[i]);
+        return b;
+    }
+
+    @Test
+    void javaKernelsGiveTheGemmFormsOutputsAndGradients() {
+        Nd4j.getRandom().setSeed(17);
+        int rows = 41, d = 32;
+        INDArray x = Nd4j.randn(DataType.FLOAT, rows, d).muli(3).addi(Nd4j.randn(DataType.FLOAT, rows, 1).muli(5).broadcast(rows, d));
+        INDArray g = Nd4j.randn(DataType.FLOAT, d).addi(1), b = Nd4j.randn(DataType.FLOAT, d);
+        INDArray r = Nd4j.randn(DataType.FLOAT, rows, d);
+        int[] count = new int[1];
+        Function<SDVariable[], SDVariable> f = v -> {
+            SDVariable y = LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-6);
+            count[0] = JavaKernels.count(v[0].getSameDiff(), false);
+            return y;
+        };
+        try {
+            System.setProperty(JavaKernels.FLAG, "false");
+            Map<String, INDArray> ref = run(x, g, b, r, f);
+            assertEquals(0, count[0]);
+            System.setProperty(JavaKernels.FLAG, "true");
+            Map<String, INDArray> now = run(x, g, b, r, f);
+            assertEquals(1, count[0], "the layer norm ran in Java");
+            for (String k : List.of("y", "x", "g", "b")) close(ref.get(k), now.get(k), 2e-5, k);
+        } finally {
+            System.clearProperty(JavaKernels.FLAG);
         }
     }
 }

@@ -78,7 +78,7 @@ public final class TokenizerBench {
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(Integer.getInteger("bench.profile-top", 15))
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
-        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.1f images/s = %.3f s/image (min %.3f max %.3f); "
+        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.4g images/s = %.3f s/image (min %.3f max %.3f); "
                         + "CPU time of the stepping thread: median %.3f s = %.1f images/s per CPU-second, min %.3f s = %.1f%n",
                 size, patch, width, batch, gan, all, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1],
                 cpu[runs / 2], batch / cpu[runs / 2], cpu[0], batch / cpu[0]);

@@ -28,11 +28,13 @@ public final class NativeBuild {
     public static final String MAX_PHYSICAL_BYTES = "org.bytedeco.javacpp.maxphysicalbytes";
 
     /**
-     * Selects the oneDNN build if it is on the classpath and nothing was chosen, and turns JavaCPP's resident-size
-     * check off unless it was set ({@link #MAX_PHYSICAL_BYTES}); returns the extension in effect.
+     * Selects the oneDNN build if it is on the classpath and nothing was chosen, turns JavaCPP's resident-size check
+     * off unless it was set ({@link #MAX_PHYSICAL_BYTES}) and starts {@link ResidentSizeWatch} in its place; returns
+     * the extension in effect.
      */
     public static synchronized String select() {
         if (System.getProperty(MAX_PHYSICAL_BYTES) == null) System.setProperty(MAX_PHYSICAL_BYTES, "0");
+        ResidentSizeWatch.start(); // the guard that replaces JavaCPP's per-allocation one
         String chosen = System.getProperty(PROPERTY);
         if (chosen != null) return chosen;
         ClassLoader cl = Thread.currentThread().getContextClassLoader();

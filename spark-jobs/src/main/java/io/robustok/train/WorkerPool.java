@@ -43,6 +43,7 @@ final class WorkerPool {
             // variant): drop them rather than hold their graphs for the life of the JVM
             IDLE.keySet().removeIf(k -> !k.equals(slot) && k.startsWith(task.name() + ":"));
             long t0 = System.nanoTime();
+            io.robustok.config.ResidentSizeWatch.start(); // executors on a cluster do not run the CLI's NativeBuild.select()
             w = task.newWorker();
             log.info("{}: built worker {} in {} s; {}", task.name(), slot, String.format("%.1f", (System.nanoTime() - t0) / 1e9),
                     describe(device));

@@ -47,14 +47,19 @@ class LayerNormTest {
         assertTrue(err < tol, what + ": max relative difference " + err);
     }
 
-    @Test
-    void sameOutputsAndGradientsAsTheWrittenOutForm() {
-        Nd4j.getRandom().setSeed(7);
-        int rows = 37, d = 24;
-        // rows with an offset and spread, as a residual stream has
+    /** x: rows with an offset and spread, as a residual stream has; gain g near 1, bias b, loss weights r. */
+    private static INDArray[] residualInputs(long seed, int rows, int d) {
+        Nd4j.getRandom().setSeed(seed);
         INDArray x = Nd4j.randn(DataType.FLOAT, rows, d).muli(3).addi(Nd4j.randn(DataType.FLOAT, rows, 1).muli(5).broadcast(rows, d));
         INDArray g = Nd4j.randn(DataType.FLOAT, d).addi(1), b = Nd4j.randn(DataType.FLOAT, d);
-        INDArray r = Nd4j.randn(DataType.FLOAT, rows, d);
+        return new INDArray[]{x, g, b, Nd4j.randn(DataType.FLOAT, rows, d)};
+    }
+
+    @Test
+    void sameOutputsAndGradientsAsTheWrittenOutForm() {
+        int d = 24;
+        INDArray[] in = residualInputs(7, 37, d);
+        INDArray x = in[0], g = in[1], b = in[2], r = in[3];
         Map<String, INDArray> ref = run(x, g, b, r, v -> writtenOut(v[0].getSameDiff(), v[0], v[1], v[2]));
         Map<String, INDArray> now = run(x, g, b, r, v -> LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-6));
         for (String k : List.of("y", "x", "g", "b")) close(ref.get(k), now.get(k), 2e-5, k);
@@ -161,11 +166,9 @@ class LayerNormTest {
 
     @Test
     void javaKernelsGiveTheGemmFormsOutputsAndGradients() {
-        Nd4j.getRandom().setSeed(17);
-        int rows = 41, d = 32;
-        INDArray x = Nd4j.randn(DataType.FLOAT, rows, d).muli(3).addi(Nd4j.randn(DataType.FLOAT, rows, 1).muli(5).broadcast(rows, d));
-        INDArray g = Nd4j.randn(DataType.FLOAT, d).addi(1), b = Nd4j.randn(DataType.FLOAT, d);
-        INDArray r = Nd4j.randn(DataType.FLOAT, rows, d);
+        int d = 32;
+        INDArray[] in = residualInputs(17, 41, d);
+        INDArray x = in[0], g = in[1], b = in[2], r = in[3];
         int[] count = new int[1];
         Function<SDVariable[], SDVariable> f = v -> {
             SDVariable y = LayerNorm.affine(v[0].getSameDiff(), v[0], v[1], v[2], d, 1e-6);

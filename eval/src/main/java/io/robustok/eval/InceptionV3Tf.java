@@ -205,6 +205,11 @@ public final class InceptionV3Tf implements FeatureExtractor {
                 .putAttr("dtype", floatType()).putAttr("value", AttrValue.newBuilder().setTensor(t).build()).build();
     }
 
+    /** The imported graph (benchmarks attach profiling listeners to it). */
+    SameDiff graph() {
+        return sd;
+    }
+
     @Override
     public String name() {
         return NAME;

@@ -28,11 +28,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twins import Tokenizer, torch, F  # noqa: E402 (twins exits with a message without torch)
 
 
-def load(split):
+def load(split, raw=False):
     with gzip.open(f"/usr/share/datasets/fashion-mnist/{split}-images-idx3-ubyte.gz") as f:
         x = torch.frombuffer(bytearray(f.read()[16:]), dtype=torch.uint8).reshape(-1, 1, 28, 28).float()
+    if raw:
+        return x
     x = F.pad(x, (2, 2, 2, 2)) / 127.5 - 1
     return x.expand(-1, 3, -1, -1).contiguous()
+
+
+def upscale(x, side):
+    """28 px uint8-valued images to side x side as the project's ImageBatcher does (OpenCV cubic), in [-1, 1]."""
+    y = F.interpolate(x, size=(side, side), mode="bicubic", align_corners=False).round().clamp(0, 255)
+    return (y / 127.5 - 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def augment(raw, size=32, max_side=40):
+    """The project's train transform: shorter side to U[size, max_side], a random size x size crop, a random flip."""
+    out = torch.empty(raw.shape[0], 3, size, size)
+    for i in range(raw.shape[0]):
+        side = int(torch.randint(size, max_side + 1, ()))
+        y = upscale(raw[i:i + 1], side)
+        x0, y0 = int(torch.randint(0, side - size + 1, ())), int(torch.randint(0, side - size + 1, ()))
+        y = y[:, :, y0:y0 + size, x0:x0 + size]
+        out[i] = y[0].flip(-1) if bool(torch.randint(0, 2, ())) else y[0]
+    return out
 
 
 @torch.no_grad()
@@ -58,6 +78,8 @@ def main():
     a.add_argument("--avg-every", type=int, default=5)
     a.add_argument("--perturb", action="store_true")
     a.add_argument("--lr", type=float, default=2e-3)
+    a.add_argument("--train-subset", type=int, default=0, help="train on a fixed random subset of this many images (0: all)")
+    a.add_argument("--warmup", type=float, default=0.25, help="share of the steps with a linear warm-up")
     a.add_argument("--ema", type=float, default=0.995)
     a.add_argument("--every", type=int, default=250)
     a.add_argument("--val", type=int, default=256)
@@ -65,6 +87,9 @@ def main():
     a.add_argument("--trace", type=int, default=0)
     a.add_argument("--stop", type=int, default=0, help="stop after this many steps (the schedule stays --steps long)")
     a.add_argument("--init", choices=["torch", "java"], default="torch")
+    a.add_argument("--data", choices=["pad", "java"], default="pad",
+                   help="pad: 28 px zero-padded to 32, no augmentation; java: the project's transforms (val: cubic "
+                        "upscale to 32; train: cubic upscale to U[32, 40], random crop, flip)")
     a.add_argument("--head-init", choices=["random", "mean", "mean-zero"], default="random")
     a.add_argument("--restart-dead", type=int, default=0,
                    help="every N steps, codes no encoder output chose in those N steps restart at a random encoder output "
@@ -72,7 +97,18 @@ def main():
     a = a.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    train, val = load("train"), load("t10k")[:a.val]
+    if a.data == "java":
+        train_raw = load("train", raw=True)
+        val = upscale(load("t10k", raw=True)[:a.val], 32)
+        train = upscale(train_raw[:64], 32)  # only the initialisation reads it; batches come from augment()
+    else:
+        train, val = load("train"), load("t10k")[:a.val]
+    if a.train_subset:
+        keep = torch.randperm(len(train_raw if a.data == "java" else train))[:a.train_subset]
+        if a.data == "java":
+            train_raw = train_raw[keep]
+        else:
+            train = train[keep]
     m = Tokenizer(32, 8, 128, 2, 2, 4, 512, 16)
     if a.init == "java":
         for mod in m.modules():
@@ -80,7 +116,7 @@ def main():
                 torch.nn.init.normal_(mod.weight, std=0.02)
                 torch.nn.init.zeros_(mod.bias)
     with torch.no_grad():
-        first = train[torch.randperm(len(train))[:64]]
+        first = train[torch.randperm(len(train))[:64]] if a.data == "pad" else augment(train_raw[torch.randperm(len(train_raw))[:64]])
         z = m.encode(first).reshape(-1, 16)
         m.codebook.copy_(z[torch.randperm(len(z))[:512]] + 0.01 * torch.randn(512, 16))
         if a.head_init != "random":
@@ -90,14 +126,14 @@ def main():
     models = [copy.deepcopy(m) for _ in range(a.workers)]
     opts = [torch.optim.AdamW(w.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0) for w in models]
     ema = copy.deepcopy(m)
-    warm = a.steps // 4
+    warm = max(1, int(a.steps * a.warmup))
     for step in range(a.stop or a.steps):
         t = step + 1
         scale = t / warm if t < warm else 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * (t - warm) / (a.steps - warm)))
         for w, opt in zip(models, opts):
             for gr in opt.param_groups:
                 gr["lr"] = a.lr * scale
-            img = train[torch.randint(0, len(train), (a.batch,))]
+            img = train[torch.randint(0, len(train), (a.batch,))] if a.data == "pad" else augment(train_raw[torch.randint(0, len(train_raw), (a.batch,))])
             nt = w.nt
             ids = torch.zeros(a.batch * nt, dtype=torch.long)
             mask = torch.zeros(a.batch * nt, 1, dtype=torch.bool)
@@ -152,7 +188,7 @@ def main():
             pe, ue = evaluate(ema, val)
             print(f"USAGE step {t} images {t * a.batch * a.workers} raw: psnr {pr:.2f} usage {ur:.3f} | "
                   f"ema: psnr {pe:.2f} usage {ue:.3f}  (workers {a.workers} perturb {a.perturb} lr {a.lr} init {a.init} "
-                  f"head-init {a.head_init} restart-dead {a.restart_dead})", flush=True)
+                  f"head-init {a.head_init} restart-dead {a.restart_dead} data {a.data})", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ import java.util.zip.GZIPInputStream;
  * class folders n00000000..n00000009 in Fashion-MNIST's label order, plus {@code synset_words.txt} with the
  * class names (the LOC_synset_mapping.txt form prep.class-names reads).
  *
- * <p>Images are 28x28 RGB PNGs (grey replicated to three channels): lossless like the source, RGB like
- * ImageNet, so prep keeps their bytes; the 28 -> 32 resize happens in the training transform, as the paper's
- * resize happens there for ImageNet. Committed through {@link StageOutput}: the {@code _COMPLETE.json} marker is
+ * <p>Images are RGB PNGs (grey replicated to three channels): lossless like the source, RGB like ImageNet, so
+ * prep keeps their bytes. {@code data.fashion-mnist-pad} black pixels are added on every side (2: 32x32, the
+ * demo's size; 0: the original 28x28, which the transforms then upscale). Committed through {@link StageOutput}: the {@code _COMPLETE.json} marker is
  * written last, so a rerun skips complete output and an interrupted one starts again.
  */
 public final class FashionMnistImageFolder {
@@ -52,6 +52,12 @@ public final class FashionMnistImageFolder {
     /** Returns the number of images written, or 0 when the output was complete and not forced. */
     public static long write(String source, String out, Settings settings, boolean force) {
         if (!force && StageOutput.isComplete(out)) {
+            Object side = StageOutput.readProvenance(out).get("side");
+            int want = 28 + 2 * settings.config().getInt("data.fashion-mnist-pad");
+            if (side != null && ((Number) side).intValue() != want) {
+                log.warn("demo-data: {} holds {}x{} images but data.fashion-mnist-pad asks for {}x{}: kept; rerun with --force "
+                        + "(and the stages after it) to rewrite them", out, side, side, want, want);
+            }
             log.info("demo-data: {} is complete, skipped (--force redoes it)", out);
             return 0;
         }
@@ -62,6 +68,10 @@ public final class FashionMnistImageFolder {
                 throw new PrepInputException(out + " exists and was not written by demo-data: refusing to replace it"
                         + " (point data.imagefolder elsewhere or remove it)");
             }
+        }
+        int pad = settings.config().getInt("data.fashion-mnist-pad");
+        if (pad < 0 || pad > 100) {
+            throw new PrepInputException("data.fashion-mnist-pad = " + pad + ": expected 0..100 black pixels per side (2 gives 32x32)");
         }
         for (String[] f : FILES) {
             for (int i = 1; i < 3; i++) {
@@ -85,7 +95,7 @@ public final class FashionMnistImageFolder {
                             + labels.length + " labels");
                 }
                 for (int c = 0; c < NAMES.length; c++) fs.mkdirs(new Path(o.tmp() + "/" + f[0] + "/" + wnid(c)));
-                writeSplit(fs, o.tmp() + "/" + f[0], images, labels);
+                writeSplit(fs, o.tmp() + "/" + f[0], images, labels, pad);
                 counts.put(f[0], images.length);
                 n += images.length;
             }
@@ -95,6 +105,7 @@ public final class FashionMnistImageFolder {
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("source", source);
             prov.put("images", counts);
+            prov.put("side", 28 + 2 * pad);
             o.commit(STAGE, settings, prov);
             return n;
         } catch (IOException e) {
@@ -118,19 +129,21 @@ public final class FashionMnistImageFolder {
         return String.format("n%08d", c);
     }
 
-    private static void writeSplit(FileSystem fs, String dir, byte[][] images, byte[] labels) {
+    private static void writeSplit(FileSystem fs, String dir, byte[][] images, byte[] labels, int pad) {
         java.nio.file.Path local = dir.startsWith("file:") ? Paths.get(URI.create(dir)) : null;
         int chunk = 1000;
         IntStream.range(0, (images.length + chunk - 1) / chunk).parallel().forEach(k -> {
             ImageCodec.init();
-            try (Mat rgb = new Mat(28, 28, opencv_core.CV_8UC3)) {
-                byte[] px = new byte[28 * 28 * 3];
+            int side = 28 + 2 * pad;
+            try (Mat rgb = new Mat(side, side, opencv_core.CV_8UC3)) {
+                byte[] px = new byte[side * side * 3]; // the border stays 0
                 for (int i = k * chunk; i < Math.min(images.length, (k + 1) * chunk); i++) {
                     byte[] g = images[i];
                     for (int p = 0; p < g.length; p++) {
-                        px[3 * p] = g[p];
-                        px[3 * p + 1] = g[p];
-                        px[3 * p + 2] = g[p];
+                        int q = 3 * ((p / 28 + pad) * side + p % 28 + pad);
+                        px[q] = g[p];
+                        px[q + 1] = g[p];
+                        px[q + 2] = g[p];
                     }
                     rgb.data().put(px);
                     byte[] png = ImageCodec.encode(rgb, ImageHeader.PNG, 0);

@@ -35,15 +35,43 @@ class FashionMnistImageFolderTest {
         try (Stream<Path> files = Files.walk(dir.resolve("folder/train"))) {
             assertEquals(30, files.filter(p -> p.toString().endsWith(".png")).count());
         }
-        // image 7 of train has label 7 % 10: its file is in class folder n00000007, an RGB 28x28 PNG
+        // image 7 of train has label 7 % 10: its file is in class folder n00000007, an RGB 32x32 PNG (the default
+        // data.fashion-mnist-pad = 2): the 28x28 pixels (7 + p) & 0xff at offset (2, 2), black around them
         byte[] png = Files.readAllBytes(dir.resolve("folder/train/n00000007/n00000007_00007.png"));
         ImageHeader h = ImageHeader.parse(png);
-        assertEquals(28, h.width());
+        assertEquals(32, h.width());
+        assertEquals(32, h.height());
         assertTrue(h.plainRgb());
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(png));
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                boolean inside = x >= 2 && x < 30 && y >= 2 && y < 30;
+                int v = inside ? (7 + (y - 2) * 28 + (x - 2)) & 0xff : 0;
+                assertEquals(v * 0x010101, img.getRGB(x, y) & 0xffffff, "pixel (" + x + ", " + y + ")");
+            }
+        }
+        assertEquals(32, ((Number) StageOutput.readProvenance(out).get("side")).intValue());
         assertEquals(10, Files.list(dir.resolve("folder/val")).count());
         assertTrue(Files.readString(dir.resolve("folder/synset_words.txt")).startsWith("n00000000 T-shirt/top\n"));
         assertEquals(0, FashionMnistImageFolder.write(src.toString(), out, s, false), "complete: skipped");
         assertEquals(40, FashionMnistImageFolder.write(src.toString(), out, s, true), "forced: rewritten");
+    }
+
+    @Test
+    void padZeroKeepsTheOriginal28PixelImages() throws IOException {
+        Path src = dir.resolve("fmnist");
+        Files.createDirectories(src);
+        idx(src, "train", 10);
+        idx(src, "t10k", 10);
+        Settings s = Settings.defaults().with(java.util.List.of("data.fashion-mnist-pad=0"));
+        String out = dir.resolve("folder28").toString();
+        assertEquals(20, FashionMnistImageFolder.write(src.toString(), out, s, false));
+        ImageHeader h = ImageHeader.parse(Files.readAllBytes(dir.resolve("folder28/train/n00000003/n00000003_00003.png")));
+        assertEquals(28, h.width());
+        assertEquals(28, ((Number) StageOutput.readProvenance(out).get("side")).intValue());
+        PrepInputException e = assertThrows(PrepInputException.class, () -> FashionMnistImageFolder.write(src.toString(),
+                dir.resolve("bad").toString(), Settings.defaults().with(java.util.List.of("data.fashion-mnist-pad=-1")), false));
+        assertTrue(e.getMessage().contains("data.fashion-mnist-pad"), e.getMessage());
     }
 
     @Test

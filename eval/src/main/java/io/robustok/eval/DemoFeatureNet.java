@@ -153,11 +153,11 @@ public final class DemoFeatureNet implements FeatureExtractor {
     }
 
     /** Accuracy on float NCHW images with integer labels. */
-    public double accuracy(FashionMnist.Split split, int batch) {
+    public double accuracy(FashionMnist.Split split, int batch, int pad) {
         long correct = 0;
         for (int i = 0; i < split.count(); i += batch) {
             int n = Math.min(batch, split.count() - i);
-            INDArray x = Nd4j.create(split.toNchw32(i, n), n, 3, SIZE, SIZE);
+            INDArray x = Nd4j.create(split.toNchw32(i, n, pad), n, 3, SIZE, SIZE);
             float[] logits = extract(x).logits();
             for (int r = 0; r < n; r++) {
                 int best = 0;

@@ -28,7 +28,7 @@ public record EvalSettings(String featureExtractor, String inceptionGraph, Strin
 
     /** Training of the demo feature network (SPEC section 9). */
     public record FeatureNet(int epochs, int batchSize, double learningRate, double lrDecay, int averagingFrequency,
-                             double minTestAccuracy, String idxDir, int trainLimit, int testLimit) implements Serializable {
+                             double minTestAccuracy, String idxDir, int trainLimit, int testLimit, int pad) implements Serializable {
     }
 
     public static EvalSettings from(Settings settings) {
@@ -39,7 +39,7 @@ public record EvalSettings(String featureExtractor, String inceptionGraph, Strin
         Config f = e.getConfig("feature-net");
         return new EvalSettings(e.getString("feature-extractor"), e.getString("inception-graph"), f.getString("dir"),
                 new FeatureNet(f.getInt("epochs"), f.getInt("batch-size"), f.getDouble("learning-rate"),
-                        f.getDouble("lr-decay"), f.getInt("averaging-frequency"), f.getDouble("min-test-accuracy"), f.getString("idx-dir"), f.getInt("train-limit"), f.getInt("test-limit")),
+                        f.getDouble("lr-decay"), f.getInt("averaging-frequency"), f.getDouble("min-test-accuracy"), f.getString("idx-dir"), f.getInt("train-limit"), f.getInt("test-limit"), f.getInt("pad")),
                 e.getString("reference"), e.getInt("num-samples"), e.getInt("batch-size"), e.getInt("is-split-size"),
                 e.getBoolean("precision-recall"), e.getInt("pr-k"), e.getInt("pr-block"), e.getInt("pr-max-samples"),
                 e.getLong("seed"), e.getDoubleList("pfid.alphas"), e.getInt("pfid.delta"), e.getLong("pfid.seed"));
@@ -47,7 +47,7 @@ public record EvalSettings(String featureExtractor, String inceptionGraph, Strin
 
     /** ADM's protocol with a given extractor choice (tests, tools). */
     public static EvalSettings adm(String featureExtractor) {
-        return new EvalSettings(featureExtractor, "", "", new FeatureNet(3, 64, 1e-3, 1.0, 40, 0.9, "", 0, 0), "", 50000, 100,
+        return new EvalSettings(featureExtractor, "", "", new FeatureNet(3, 64, 1e-3, 1.0, 40, 0.9, "", 0, 0, 2), "", 50000, 100,
                 InceptionScore.ADM_SPLIT_SIZE, true, PrecisionRecall.ADM_K, 10000, 50000, 0, List.of(0.5), 50, 0);
     }
 

@@ -9,8 +9,9 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * Fashion-MNIST from its idx files (Debian package dataset-fashion-mnist: /usr/share/datasets/fashion-mnist),
- * as 32x32 RGB float NCHW in [-1, 1]: the layout the demo pipeline's reader produces from prep's PNGs
- * (28x28 gray saved as RGB, resized to 32). Used to train the demo feature network before, or without, prep.
+ * as 32x32 RGB float NCHW in [-1, 1]: the layout the demo pipeline's reader produces from demo-data's PNGs
+ * (28x28 gray with {@code data.fashion-mnist-pad} black pixels on every side, saved as RGB; 2 gives 32x32, 0 leaves
+ * 28x28 for the reader to upscale). Used to train the demo feature network before, or without, prep.
  */
 public final class FashionMnist {
     public static final String DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
@@ -21,12 +22,23 @@ public final class FashionMnist {
 
     /** Images (n x 28 x 28, uint8) and labels of the train or test split; {@code limit} 0 means all. */
     public record Split(byte[] pixels, byte[] labels, int count) {
-        /** Images {@code from .. from+n} as float NCHW [n, 3, 32, 32] in [-1, 1] (row-major). */
-        public float[] toNchw32(int from, int n) {
+        /**
+         * Images {@code from .. from+n} as float NCHW [n, 3, 32, 32] in [-1, 1] (row-major): each 28x28 image with
+         * {@code pad} black pixels on every side, resized (bilinear) to 32 unless that already is its size.
+         */
+        public float[] toNchw32(int from, int n, int pad) {
             float[] out = new float[n * 3 * SIZE * SIZE];
             float[] up = new float[SIZE * SIZE];
+            int side = 28 + 2 * pad;
+            byte[] canvas = new byte[side * side];
             for (int i = 0; i < n; i++) {
-                resizeBilinear(pixels, (from + i) * 28 * 28, 28, up, SIZE);
+                int off = (from + i) * 28 * 28;
+                for (int y = 0; y < 28; y++) System.arraycopy(pixels, off + y * 28, canvas, (y + pad) * side + pad, 28);
+                if (side == SIZE) {
+                    for (int p = 0; p < SIZE * SIZE; p++) up[p] = canvas[p] & 0xff;
+                } else {
+                    resizeBilinear(canvas, 0, side, up, SIZE);
+                }
                 int o = i * 3 * SIZE * SIZE;
                 for (int c = 0; c < 3; c++) {
                     for (int p = 0; p < SIZE * SIZE; p++) out[o + c * SIZE * SIZE + p] = up[p] / 127.5f - 1f;

@@ -101,7 +101,9 @@ public final class ParameterAveragingMaster {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(data.context());
         int workers = cfg.workers() > 0 ? cfg.workers() : jsc.defaultParallelism();
         long rows = data.count();
-        EpochPlan plan = new EpochPlan(rows, workers, cfg.averagingFrequency(), task.batchSize());
+        // trainer.epoch-samples: each epoch a fresh seeded draw of that many records from all of them
+        long perEpoch = cfg.epochSamples() > 0 ? Math.min(rows, cfg.epochSamples()) : rows;
+        EpochPlan plan = new EpochPlan(perEpoch, workers, cfg.averagingFrequency(), task.batchSize());
         if (plan.rounds() == 0) {
             throw new IllegalArgumentException(task.name() + ": " + rows + " records are fewer than workers x batch = "
                     + workers + " x " + task.batchSize() + "; use fewer workers or a smaller batch");
@@ -129,8 +131,8 @@ public final class ParameterAveragingMaster {
             progress = c.progress();
             resumedFrom = lastCheckpoint = c.path();
             Object savedRows = c.meta().get("data_rows");
-            if (savedRows instanceof Number n && n.longValue() != rows) {
-                log.warn("{}: data has {} records, the checkpoint was trained on {}; the epoch layout changes", task.name(), rows, n);
+            if (savedRows instanceof Number n && n.longValue() != perEpoch) {
+                log.warn("{}: epochs of {} records, the checkpoint was trained on {}; the epoch layout changes", task.name(), perEpoch, n);
             }
             if (!cfg.configHash().isEmpty() && !cfg.configHash().equals(c.meta().get("config_sha256"))) {
                 log.warn("{}: resuming under a different config than the checkpoint's ({})", task.name(), c.path());
@@ -138,8 +140,8 @@ public final class ParameterAveragingMaster {
             log.info("{}: resuming from {} (epoch {}, round {} of the epoch, step {})", task.name(), c.path(),
                     progress.epoch(), progress.roundInEpoch(), progress.step());
         }
-        log.info("{}: {} records, {} workers x batch {} x frequency {} -> {} rounds / {} steps per epoch, {} epochs, "
-                        + "{} parameters, lr schedule {}", task.name(), rows, workers, task.batchSize(), cfg.averagingFrequency(),
+        log.info("{}: {} records{}, {} workers x batch {} x frequency {} -> {} rounds / {} steps per epoch, {} epochs, "
+                        + "{} parameters, lr schedule {}", task.name(), rows, perEpoch < rows ? " (" + perEpoch + " drawn per epoch)" : "", workers, task.batchSize(), cfg.averagingFrequency(),
                 plan.rounds(), stepsPerEpoch, epochs, state.parameterCount(), schedule);
 
         Map<String, Object> meta = checkpointMeta(task, cfg, plan);
@@ -164,7 +166,7 @@ public final class ParameterAveragingMaster {
                         finished = false;
                         break outer;
                     }
-                    if (epochData == null) epochData = shuffle(indexed, plan, cfg.seed(), epoch);
+                    if (epochData == null) epochData = shuffle(indexed, rows, plan, cfg.seed(), epoch);
                     int steps = (int) Math.min(plan.stepsInRound(r), totalSteps - progress.step());
                     RoundSpec spec = spec(epoch, r, progress, steps, plan, schedule, cfg);
 
@@ -264,9 +266,14 @@ public final class ParameterAveragingMaster {
                 cfg.transferFormat());
     }
 
-    /** Epoch {@code epoch}'s records, shuffled into rounds x workers partitions in seeded order. */
-    static <R> JavaRDD<R> shuffle(JavaPairRDD<R, Long> indexed, EpochPlan plan, long seed, int epoch) {
-        SeededPermutation perm = new SeededPermutation(plan.rows(), Seeds.derive(seed, 1, epoch));
+    /**
+     * Epoch {@code epoch}'s records, shuffled into rounds x workers partitions in seeded order: a seeded
+     * permutation of all {@code rows} records, of which the first {@code plan.usedRows()} positions are trained on
+     * (all of them but the few a last partial round cannot hold, or a fresh subset when the plan's epoch is smaller
+     * than the data).
+     */
+    static <R> JavaRDD<R> shuffle(JavaPairRDD<R, Long> indexed, long rows, EpochPlan plan, long seed, int epoch) {
+        SeededPermutation perm = new SeededPermutation(rows, Seeds.derive(seed, 1, epoch));
         long used = plan.usedRows();
         JavaPairRDD<Long, R> keyed = indexed.flatMapToPair(t -> {
             long p = perm.apply(t._2());

@@ -34,12 +34,15 @@ import java.io.Serializable;
  *                           in float32)
  * @param networkGbps        network bandwidth between executors and driver, Gbit/s, for the averaging cost
  *                           model's prediction logged at the end of a stage ({@link AveragingCostModel})
+ * @param epochSamples       records per epoch, drawn afresh from all of the data each epoch (seeded by the epoch:
+ *                           every epoch trains on a different subset); 0 (or at least the data's size) = one
+ *                           pass over all records
  */
 public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int epochs, long maxSteps,
                             LrSchedule.Mode lrSchedule, double warmup, double minLrRatio, double emaDecay, long seed,
                             int workers, int checkpointEvery, int keepCheckpoints, int maxBadRounds, double gradClip,
                             int treeDepth, int stopAfterRounds, String configHash, TransferFormat transferFormat,
-                            double networkGbps) implements Serializable {
+                            double networkGbps, long epochSamples) implements Serializable {
 
     /** Number format of the tensors a worker returns. */
     public enum TransferFormat {
@@ -65,6 +68,7 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
         if (stopAfterRounds < 0) throw new IllegalArgumentException("trainer.stop-after-rounds must be >= 0, got " + stopAfterRounds);
         if (configHash == null) configHash = "";
         if (transferFormat == null) transferFormat = TransferFormat.FLOAT32;
+        if (epochSamples < 0) throw new IllegalArgumentException("trainer.epoch-samples must be >= 0 (0: all records), got " + epochSamples);
         if (!(networkGbps > 0) || Double.isInfinite(networkGbps)) {
             throw new IllegalArgumentException("trainer.network-gbps must be a positive number of Gbit/s, got " + networkGbps);
         }
@@ -95,13 +99,13 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
                 t.getDouble("min-lr-ratio"), t.getDouble("ema-decay"), t.getLong("seed"), workers,
                 t.getInt("checkpoint-every"), t.getInt("keep-checkpoints"), t.getInt("max-bad-rounds"),
                 t.getDouble("grad-clip"), t.getInt("tree-depth"), t.getInt("stop-after-rounds"), hash,
-                TransferFormat.parse(t.getString("transfer-format")), t.getDouble("network-gbps"));
+                TransferFormat.parse(t.getString("transfer-format")), t.getDouble("network-gbps"), t.getLong("epoch-samples"));
     }
 
     /** Test and benchmark defaults: frequency 1, one epoch, constant lr, no EMA smoothing to speak of. */
     public static TrainerConfig simple(int workers, int averagingFrequency, int epochs, long seed) {
         return new TrainerConfig(averagingFrequency, true, epochs, 0, LrSchedule.Mode.CONSTANT, 0, 1, 0.9, seed, workers,
-                0, 2, 3, 0, 2, 0, "", TransferFormat.FLOAT32, AveragingCostModel.DEFAULT_GBPS);
+                0, 2, 3, 0, 2, 0, "", TransferFormat.FLOAT32, AveragingCostModel.DEFAULT_GBPS, 0);
     }
 
     /** The schedule for a data set of {@code stepsPerEpoch} steps per epoch. */
@@ -117,46 +121,51 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
         };
     }
 
+    public TrainerConfig withEpochSamples(long n) {
+        return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, n);
+    }
+
     public TrainerConfig withEpochs(int e) {
         return new TrainerConfig(averagingFrequency, averageUpdater, e, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 
     public TrainerConfig withCheckpointEvery(int every) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 
     public TrainerConfig withStopAfterRounds(int rounds) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash, transferFormat, networkGbps);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 
     public TrainerConfig withAverageUpdater(boolean avg) {
         return new TrainerConfig(averagingFrequency, avg, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 
     public TrainerConfig withSchedule(LrSchedule.Mode mode, double warmup, double minLrRatio) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, mode, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 
     /** Workers and averaging frequency replaced (benchmarks sweep them). */
     public TrainerConfig withWorkers(int w, int frequency) {
         return new TrainerConfig(frequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
                 seed, w, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
-                transferFormat, networkGbps);
+                transferFormat, networkGbps, epochSamples);
     }
 
     public TrainerConfig withTransferFormat(TransferFormat f) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
                 seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
-                f, networkGbps);
+                f, networkGbps, epochSamples);
     }
 
     public TrainerConfig withMaxBadRounds(int n) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps);
+                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
     }
 }

@@ -89,6 +89,28 @@ class ParameterAveragingMasterTest {
     }
 
     @Test
+    void epochSamplesTrainEachEpochOnAFreshDrawFromAllRecords(@TempDir Path tmp) {
+        List<float[]> rows = LinearTask.data(48, 3, 5);
+        long seed = 13;
+        double lr = 0.05;
+        var fit = ParameterAveragingMaster.fit(rdd(rows), new LinearTask(3, 8, LinearTask.Opt.SGD, lr),
+                TrainerConfig.simple(2, 1, 3, seed).withEpochSamples(16), tmp.resolve("draw").toString());
+        // by hand: each epoch, positions 0..15 of that epoch's permutation of all 48 records, one 16-record round
+        TrainState s = new LinearTask(3, 16, LinearTask.Opt.SGD, lr).init();
+        java.util.Set<float[]> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (int epoch = 0; epoch < 3; epoch++) {
+            List<float[]> drawn = epochOrder(rows, seed, epoch).subList(0, 16);
+            seen.addAll(drawn);
+            LinearTask.Batch b = LinearTask.toBatch(drawn, 3);
+            Object[] g = LinearTask.gradients(s.params().get("lin/w"), s.params().get("lin/b"), b);
+            LinearTask.update(LinearTask.Opt.SGD, lr, s.params(), s.optState(), (INDArray) g[2], (INDArray) g[3]);
+        }
+        assertEquals(3, fit.progress().step(), "one 16-record round per epoch");
+        assertClose(s.params(), fit.state().params(), 1e-6);
+        assertTrue(seen.size() > 16 + 8, "the epochs drew different records: " + seen.size() + " distinct of 48");
+    }
+
+    @Test
     void adamWithUpdaterAveragingMatchesHandComputedAverages(@TempDir Path tmp) {
         List<float[]> rows = LinearTask.data(16, 3, 5);
         long seed = 3;

@@ -155,7 +155,7 @@ public final class TrainerBenchmark {
         double[] ours = new double[3], split = new double[3];
         for (int i = 0; i < 3; i++) {
             long t0 = System.nanoTime();
-            JavaRDD<float[]> epoch = ParameterAveragingMaster.shuffle(rdd.zipWithIndex(), plan, i, 0);
+            JavaRDD<float[]> epoch = ParameterAveragingMaster.shuffle(rdd.zipWithIndex(), n, plan, i, 0);
             for (int r = 0; r < plan.rounds(); r++) {
                 ParameterAveragingMaster.partitions(epoch, r * workers, (r + 1) * workers).foreachPartition(it -> {
                     while (it.hasNext()) it.next();

@@ -85,11 +85,12 @@ public final class FeatureNetTraining {
         Broadcast<List<byte[][]>> data = jsc.broadcast(batches);
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < batches.size(); i++) ids.add(i);
+        int pad = cfg.pad();
         JavaRDD<DataSet> rdd = jsc.parallelize(ids, workers).map(i -> {
             byte[][] b = data.value().get(i);
             int n = b[1].length;
             FashionMnist.Split s = new FashionMnist.Split(b[0], b[1], n);
-            return new DataSet(Nd4j.create(s.toNchw32(0, n), n, 3, 32, 32), Nd4j.create(s.oneHot(0, n), n, 10));
+            return new DataSet(Nd4j.create(s.toNchw32(0, n, pad), n, 3, 32, 32), Nd4j.create(s.oneHot(0, n), n, 10));
         }).persist(StorageLevel.MEMORY_ONLY());
         log.info("feature net: {} minibatches of {} on {} workers", rdd.count(), bs, workers);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(bs)
@@ -109,7 +110,7 @@ public final class FeatureNetTraining {
             spark.getNetwork().setLearningRate(lr);
             spark.fit(rdd);
             // the last epoch's accuracy is measured once, below, on the saved network
-            String acc = e + 1 < cfg.epochs() ? String.valueOf(DemoFeatureNet.of(spark.getNetwork(), "").accuracy(test, 500)) : "(below)";
+            String acc = e + 1 < cfg.epochs() ? String.valueOf(DemoFeatureNet.of(spark.getNetwork(), "").accuracy(test, 500, pad)) : "(below)";
             log.info("feature net: epoch {} done at lr {}, score {}, test accuracy {}, {} s", e + 1, lr, spark.getScore(), acc,
                     String.format("%.1f", (System.nanoTime() - t0) / 1e9));
         }
@@ -121,7 +122,7 @@ public final class FeatureNetTraining {
         Path tmp = model.resolveSibling(model.getFileName() + ".tmp");
         ModelSerializer.writeModel(net, tmp.toFile(), false);
         DemoFeatureNet fn = DemoFeatureNet.load(tmp);
-        double acc = fn.accuracy(test, 500);
+        double acc = fn.accuracy(test, 500, pad);
         double secs = (System.nanoTime() - t0) / 1e9;
         log.info("feature net: test accuracy {} after {} epochs on {} images, {} s", acc, cfg.epochs(), train.count(), secs);
         ObjectNode meta = new ObjectMapper().createObjectNode()

@@ -37,7 +37,7 @@ public final class DemoDataStage implements Stage {
 
     @Override
     public List<String> configPaths() {
-        return List.of("data.fashion-mnist", "data.imagefolder");
+        return List.of("data.fashion-mnist", "data.imagefolder", "data.fashion-mnist-pad");
     }
 
     @Override

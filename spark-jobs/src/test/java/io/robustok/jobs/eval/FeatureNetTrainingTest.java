@@ -51,7 +51,7 @@ class FeatureNetTrainingTest {
     void trainsCachesAndEvaluatesDistributed(@TempDir Path dir) throws Exception {
         EvalSettings adm = EvalSettings.adm("demo");
         EvalSettings s = new EvalSettings("demo", "", dir.resolve("fnet").toString(),
-                new EvalSettings.FeatureNet(1, 32, 2e-3, 1.0, 16, 0.60, FashionMnist.DEFAULT_DIR, 3000, 1000),
+                new EvalSettings.FeatureNet(1, 32, 2e-3, 1.0, 16, 0.60, FashionMnist.DEFAULT_DIR, 3000, 1000, 2),
                 "", 400, 50, 100, true, 3, 256, 400, 11, adm.pfidAlphas(), 50, 11);
         FeatureNetTraining.Result r = FeatureNetTraining.ensure(jsc, s, 2);
         assertTrue(r.testAccuracy() >= 0.60, "accuracy " + r.testAccuracy());
@@ -64,7 +64,7 @@ class FeatureNetTrainingTest {
         FashionMnist.Split test = FashionMnist.read(Path.of(FashionMnist.DEFAULT_DIR), false, 400);
         List<DistributedEval.ImageBatch> batches = new ArrayList<>();
         for (int i = 0; i < 400; i += 50) {
-            byte[] px = Images.toUint8Bytes(Nd4j.create(test.toNchw32(i, 50), 50, 3, 32, 32));
+            byte[] px = Images.toUint8Bytes(Nd4j.create(test.toNchw32(i, 50, 2), 50, 3, 32, 32));
             batches.add(new DistributedEval.ImageBatch(i, 50, 32, 32, px));
         }
         FeatureExtractorSpec spec = s.extractorSpec();

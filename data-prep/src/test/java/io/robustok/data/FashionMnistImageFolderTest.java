@@ -24,10 +24,7 @@ class FashionMnistImageFolderTest {
 
     @Test
     void writesImageFolderLayoutOnceAndSkipsAfterwards() throws IOException {
-        Path src = dir.resolve("fmnist");
-        Files.createDirectories(src);
-        idx(src, "train", 30);
-        idx(src, "t10k", 10);
+        Path src = fakeSource(30, 10);
         Settings s = Settings.defaults();
         String out = dir.resolve("folder").toString();
         assertEquals(40, FashionMnistImageFolder.write(src.toString(), out, s, false));
@@ -59,10 +56,7 @@ class FashionMnistImageFolderTest {
 
     @Test
     void padZeroKeepsTheOriginal28PixelImages() throws IOException {
-        Path src = dir.resolve("fmnist");
-        Files.createDirectories(src);
-        idx(src, "train", 10);
-        idx(src, "t10k", 10);
+        Path src = fakeSource(10, 10);
         Settings s = Settings.defaults().with(java.util.List.of("data.fashion-mnist-pad=0"));
         String out = dir.resolve("folder28").toString();
         assertEquals(20, FashionMnistImageFolder.write(src.toString(), out, s, false));
@@ -83,16 +77,22 @@ class FashionMnistImageFolderTest {
 
     @Test
     void refusesToReplaceAFolderItDidNotWrite() throws IOException {
-        Path src = dir.resolve("fmnist");
-        Files.createDirectories(src);
-        idx(src, "train", 10);
-        idx(src, "t10k", 10);
+        Path src = fakeSource(10, 10);
         Path precious = dir.resolve("imagenet");
         Files.createDirectories(precious.resolve("train/n01440764"));
         PrepInputException e = assertThrows(PrepInputException.class, () -> FashionMnistImageFolder.write(
                 src.toString(), precious.toString(), Settings.defaults(), true));
         assertTrue(e.getMessage().contains("refusing"), e.getMessage());
         assertTrue(Files.isDirectory(precious.resolve("train/n01440764")));
+    }
+
+    /** A folder with fake Fashion-MNIST idx files: {@code train} train and {@code val} test images. */
+    private Path fakeSource(int train, int val) throws IOException {
+        Path src = dir.resolve("fmnist");
+        Files.createDirectories(src);
+        idx(src, "train", train);
+        idx(src, "t10k", val);
+        return src;
     }
 
     /** idx files of n images with label i % 10 and pixel value (i + p) & 0xff. */

@@ -44,7 +44,7 @@ public final class StageGraph {
     private static final List<String> WORKERS = List.of("spark.master", "spark.workers");
 
     public static final List<Node> NODES = List.of(
-            node("demo-data", null, null, List.of(), "data.fashion-mnist", "data.imagefolder"),
+            node("demo-data", null, null, List.of(), "data.fashion-mnist", "data.imagefolder", "data.fashion-mnist-pad"),
             node("prep", "data", "data.parquet", List.of("demo-data"),
                     "data.imagefolder", "data.image-size", "data.max-scale", "prep", "-prep.output"),
             node("train-tokenizer", "tokenizer", null, List.of("prep"),

@@ -34,8 +34,9 @@ import java.util.zip.GZIPInputStream;
  *
  * <p>Images are RGB PNGs (grey replicated to three channels): lossless like the source, RGB like ImageNet, so
  * prep keeps their bytes. {@code data.fashion-mnist-pad} black pixels are added on every side (2: 32x32, the
- * demo's size; 0: the original 28x28, which the transforms then upscale). Committed through {@link StageOutput}: the {@code _COMPLETE.json} marker is
- * written last, so a rerun skips complete output and an interrupted one starts again.
+ * demo's size; 0: the original 28x28, which the transforms then upscale). Committed through {@link StageOutput}:
+ * the {@code _COMPLETE.json} marker is written last, so a rerun skips complete output and an interrupted one starts
+ * again.
  */
 public final class FashionMnistImageFolder {
     private static final Logger log = LoggerFactory.getLogger(FashionMnistImageFolder.class);

@@ -52,9 +52,10 @@ public final class FashionMnistImageFolder {
 
     /** Returns the number of images written, or 0 when the output was complete and not forced. */
     public static long write(String source, String out, Settings settings, boolean force) {
+        int pad = settings.config().getInt("data.fashion-mnist-pad");
+        int want = 28 + 2 * pad;
         if (!force && StageOutput.isComplete(out)) {
             Object side = StageOutput.readProvenance(out).get("side");
-            int want = 28 + 2 * settings.config().getInt("data.fashion-mnist-pad");
             if (side != null && ((Number) side).intValue() != want) {
                 log.warn("demo-data: {} holds {}x{} images but data.fashion-mnist-pad asks for {}x{}: kept; rerun with --force "
                         + "(and the stages after it) to rewrite them", out, side, side, want, want);
@@ -70,7 +71,6 @@ public final class FashionMnistImageFolder {
                         + " (point data.imagefolder elsewhere or remove it)");
             }
         }
-        int pad = settings.config().getInt("data.fashion-mnist-pad");
         if (pad < 0 || pad > 100) {
             throw new PrepInputException("data.fashion-mnist-pad = " + pad + ": expected 0..100 black pixels per side (2 gives 32x32)");
         }
@@ -106,7 +106,7 @@ public final class FashionMnistImageFolder {
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("source", source);
             prov.put("images", counts);
-            prov.put("side", 28 + 2 * pad);
+            prov.put("side", want);
             o.commit(STAGE, settings, prov);
             return n;
         } catch (IOException e) {

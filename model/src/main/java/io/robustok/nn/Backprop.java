@@ -78,6 +78,9 @@ public final class Backprop {
                 names.add(g.name());
             }
         }
+        InferenceSession before = session(gradFn);
+        TrackingCache tracking = before != null && before.getMmgr() instanceof TrackingCache t ? t : null;
+        if (tracking != null) tracking.begin();
         ExecutionResult r;
         try {
             // the graph's listeners run on the gradient function, as in SameDiff's own call (and only once each: the
@@ -103,7 +106,16 @@ public final class Backprop {
         for (String o : outputs) outs.put(o, all.get(o));
         Map<String, INDArray> grads = new HashMap<>();
         for (Map.Entry<String, String> e : gradName.entrySet()) grads.put(e.getKey(), all.get(e.getValue()));
-        return new OutAndGrad(outs, grads);
+        OutAndGrad result = new OutAndGrad(outs, grads);
+        if (tracking != null) {
+            tracking.end(result);
+        } else {
+            // the session exists now: from the next call on its cache (if it is ND4J's own) also tracks what the
+            // session forgets
+            InferenceSession s = session(gradFn);
+            if (s != null && s.getMmgr() != null && s.getMmgr().getClass() == ArrayCacheMemoryMgr.class) s.setMmgr(new TrackingCache());
+        }
+        return result;
     }
 
     /**
@@ -129,8 +141,75 @@ public final class Backprop {
                 }
             }
         }
+        if (cache instanceof TrackingCache t) n += t.releaseForgotten(r);
         ((Set<?>) freed(s)).clear();
         return n;
+    }
+
+    /**
+     * The session's array cache, which also remembers the arrays it handed out during one call and that the session
+     * neither released nor returned. ND4J 1.0.0-M2.1's session releases an intermediate only when every op that reads
+     * it has run in this call; forward activations that the gradient function also reads from ops outside the
+     * executed subgraph are never released and die with the call (about 60 arrays, 16 MB, a demo tokenizer step). The
+     * garbage collector frees them much later, and meanwhile every step allocates, zero-fills and page-faults fresh
+     * memory for their successors: on one core, steps alternated between ~0.11 s and ~0.2-0.3 s depending on whether
+     * the allocator still had freed memory from the last collection (BENCHMARKS.md, "Per-core speed"). These arrays go
+     * back to the cache with the call's results in {@link #recycle}, when the caller is done with the results.
+     */
+    public static class TrackingCache extends ArrayCacheMemoryMgr {
+        private Set<INDArray> current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        private OutAndGrad lastResult;
+        private Set<INDArray> lastForgotten;
+
+        void begin() {
+            current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            lastResult = null;
+            lastForgotten = null;
+        }
+
+        void end(OutAndGrad result) {
+            for (Map<String, INDArray> m : List.of(result.getOutputs(), result.getGradients())) {
+                for (INDArray a : m.values()) current.remove(a);
+            }
+            lastResult = result;
+            lastForgotten = current;
+            current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        }
+
+        /** Releases the arrays the call that returned {@code r} forgot; nothing if {@code r} is not the last call's. */
+        int releaseForgotten(OutAndGrad r) {
+            if (r != lastResult || lastForgotten == null) return 0;
+            int n = 0;
+            for (INDArray a : lastForgotten) {
+                if (!a.isView() && !a.wasClosed() && !getLruCache().contains(a.getId())) {
+                    super.release(a);
+                    n++;
+                }
+            }
+            lastResult = null;
+            lastForgotten = null;
+            return n;
+        }
+
+        @Override
+        public INDArray allocate(boolean detached, org.nd4j.linalg.api.buffer.DataType dataType, long... shape) {
+            INDArray a = super.allocate(detached, dataType, shape);
+            current.add(a);
+            return a;
+        }
+
+        @Override
+        public INDArray allocate(boolean detached, org.nd4j.linalg.api.shape.LongShapeDescriptor descriptor) {
+            INDArray a = super.allocate(detached, descriptor);
+            current.add(a);
+            return a;
+        }
+
+        @Override
+        public void release(INDArray array) {
+            current.remove(array);
+            super.release(array);
+        }
     }
 
     private static InferenceSession session(SameDiff sd) {

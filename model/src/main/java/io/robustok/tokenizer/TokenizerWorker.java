@@ -488,7 +488,11 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
             }
         }
         if (!touched.isEmpty()) {
-            INDArray sub = Nd4j.create(DataType.FLOAT, touched.size(), 3, cfg.imageSize(), cfg.imageSize());
+            // The batch of this forward is rounded up to a quarter of the step's batch (the extra rows stay zero and
+            // their similarities unread): with the exact count every step had another shape, and the graph's array
+            // cache, keyed by shape, allocated fresh activations each time (about 16 MB a demo step, zero-filled and
+            // page-faulted; BENCHMARKS.md, "Per-core speed").
+            INDArray sub = Nd4j.create(DataType.FLOAT, subBatchRows(touched.size(), batch), 3, cfg.imageSize(), cfg.imageSize());
             for (int i = 0; i < touched.size(); i++) sub.putSlice(i, images.slice(touched.get(i)));
             INDArray sims = simsGraph.output(Map.of("image", sub), "sims").get("sims");
             for (int i = 0; i < touched.size(); i++) {
@@ -503,6 +507,12 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         }
         ph.put("pertIds", Nd4j.createFromArray(ids));
         ph.put("pertMask", Nd4j.create(mask, new long[]{ranks.length, 1}, DataType.FLOAT));
+    }
+
+    /** Rows of the perturbation's encoder forward for {@code touched} images: rounded up to a multiple of batch / 4. */
+    static int subBatchRows(int touched, int batch) {
+        int q = Math.max(1, (batch + 3) / 4);
+        return Math.min(batch, (touched + q - 1) / q * q);
     }
 
     /** First GAN step on this worker: one extra pass to measure the weight instead of guessing it. */

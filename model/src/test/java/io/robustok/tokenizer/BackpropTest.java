@@ -104,4 +104,48 @@ class BackpropTest {
         // most gradients went back (not a vacuous comparison); the rest were already in the session's cache
         assertTrue(recycled >= 3 * wrt.size() / 2, "arrays recycled over 3 calls: " + recycled + " of " + 4 * (wrt.size() + 2));
     }
+
+    /**
+     * Intermediates the session forgets (never releases) go back to the cache with the results in {@code recycle}:
+     * after two calls to warm up, a call allocates at most a third of the new arrays it allocates with ND4J's own cache under the same
+     * recycling, and every output and gradient stays bitwise equal to a fresh worker's (which never reuses memory).
+     */
+    @Test
+    void forgottenIntermediatesGoBackToTheCache() {
+        int batch = 4;
+        TokenizerConfig c = TestConfigs.tiny(batch).withGan(0, 1e-3, LatentPerturbation.Schedule.paper());
+        long[] perCall = new long[2];
+        for (int variant = 0; variant < 2; variant++) {
+            TokenizerWorker w = new TokenizerWorker(c, 0);
+            TokenizerWorker fresh = new TokenizerWorker(c, 0);
+            SameDiff g = w.ganGraph();
+            List<String> wrt = trainable(g);
+            List<String> outs = List.of("headIn", "recon");
+            MissCounter counter = null;
+            for (int call = 0; call < 6; call++) {
+                Map<String, INDArray> ph = placeholders(w, c, batch, call, 60, 3);
+                OutAndGrad got = Backprop.run(g, ph, outs, wrt);
+                OutAndGrad ref = fresh.ganGraph().calculateGradientsAndOutputs(ph, outs, wrt);
+                for (String o : outs) assertSame(ref.getOutputs().get(o), got.getOutputs().get(o), "output " + o + ", call " + call);
+                for (String p : wrt) assertSame(ref.getGradients().get(p), got.getGradients().get(p), "gradient of " + p + ", call " + call);
+                Backprop.recycle(g, got);
+                if (call == 0) {
+                    if (variant == 0) {
+                        MissCounter.Plain plain = new MissCounter.Plain();
+                        MissCounter.install(g, plain);
+                        counter = plain.counter;
+                    } else {
+                        MissCounter.Tracking tracking = new MissCounter.Tracking();
+                        MissCounter.install(g, tracking);
+                        counter = tracking.counter;
+                    }
+                }
+                if (call == 2) counter.misses.clear();
+            }
+            perCall[variant] = counter.count() / 3;
+        }
+        // ND4J's cache misses every forgotten intermediate on every call; Backprop's misses few if any
+        assertTrue(perCall[0] >= 10, "misses per call with ND4J's cache: " + perCall[0]);
+        assertTrue(perCall[1] * 3 <= perCall[0], "misses per call: Backprop's cache " + perCall[1] + ", ND4J's " + perCall[0]);
+    }
 }

@@ -61,6 +61,60 @@ class StepWiringTest {
     }
 
     /**
+     * The perturbation's encoder forward runs on the touched images rounded up to a multiple of a quarter batch (so
+     * that the graph's array cache sees a few shapes, not a new one every step), and picks the same codes as a forward
+     * on exactly the touched images.
+     */
+    @Test
+    void perturbationForwardRoundsItsBatchUpWithoutChangingThePicks() {
+        assertEquals(8, TokenizerWorker.subBatchRows(1, 32));
+        assertEquals(8, TokenizerWorker.subBatchRows(8, 32));
+        assertEquals(16, TokenizerWorker.subBatchRows(9, 32));
+        assertEquals(32, TokenizerWorker.subBatchRows(25, 32));
+        assertEquals(32, TokenizerWorker.subBatchRows(32, 32));
+        assertEquals(3, TokenizerWorker.subBatchRows(3, 4));
+        assertEquals(1, TokenizerWorker.subBatchRows(1, 1));
+        assertEquals(6, TokenizerWorker.subBatchRows(5, 6));
+
+        int batch = 8;
+        TokenizerConfig c = TestConfigs.tiny(batch);
+        int nT = c.tokens();
+        TokenizerWorker w = new TokenizerWorker(c, 0);
+        INDArray images = TokenizerTrainingTest.images(batch, c.imageSize(), 11);
+        // touched: image 2 (token 0 at rank 1), image 5 (token 3 at rank 4), image 6 (every token at rank 2): 3 images,
+        // a forward of 4 rows
+        int[] ranks = new int[batch * nT];
+        ranks[2 * nT] = 1;
+        ranks[5 * nT + 3] = 4;
+        for (int t = 0; t < nT; t++) ranks[6 * nT + t] = 2;
+        int[] touched = {2, 5, 6};
+        assertEquals(4, TokenizerWorker.subBatchRows(touched.length, batch));
+        Map<String, INDArray> ph = new HashMap<>();
+        w.perturbationInputs(ph, images, ranks);
+        int[] ids = ph.get("pertIds").toIntVector();
+        float[] mask = ph.get("pertMask").data().asFloat();
+
+        INDArray exact = Nd4j.create(DataType.FLOAT, touched.length, 3, c.imageSize(), c.imageSize());
+        for (int i = 0; i < touched.length; i++) exact.putSlice(i, images.slice(touched[i]));
+        INDArray sims = w.simsGraph().output(Map.of("image", exact), "sims").get("sims");
+        int picked = 0;
+        for (int n = 0; n < batch; n++) {
+            int i = Arrays.binarySearch(touched, n);
+            for (int t = 0; t < nT; t++) {
+                int row = n * nT + t, r = ranks[row];
+                if (r == 0) {
+                    assertEquals(0f, mask[row], "mask of clean row " + row);
+                    continue;
+                }
+                assertEquals(1f, mask[row], "mask of row " + row);
+                assertEquals(LatentPerturbation.nearest(sims, (long) i * nT + t, r), ids[row], "code of row " + row);
+                picked++;
+            }
+        }
+        assertEquals(2 + nT, picked);
+    }
+
+    /**
      * The adaptive GAN weight the step computes from its probes (h^T dL/dy at the linear head) equals VQGAN's formula
      * on the real weight gradients: ||dL_rec/dW|| / (||dL_gan/dW|| + 1e-4) at the decoder head W, where dL_gan/dW is
      * the GAN graph's head gradient minus the reconstruction graph's.

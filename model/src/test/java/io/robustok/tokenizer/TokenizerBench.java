@@ -13,11 +13,30 @@ import java.util.Arrays;
  * {@code bench.paper}: every loss of SPEC section 2 on (LPIPS-VGG16, DINOv2 initialisation and semantic loss, the
  * DINO ViT-S/16 discriminator and its step), from random weight files of the public checkpoints' names and shapes
  * written to a temporary directory; timed at epoch 60 (GAN on, discriminator past its warm-up). The same step in
- * PyTorch: {@code model/src/test/python/reference.py bench}.
+ * PyTorch: {@code model/src/test/python/reference.py bench}. Diagnostics: {@code -Dbench.trace=true} prints every
+ * step's time, the process's resident size and its minor page faults as it goes; {@code -Dbench.count-misses=true}
+ * counts the allocations the training graph's array cache could not serve, by shape, per timed step.
  */
 public final class TokenizerBench {
     public static void main(String[] args) throws java.io.IOException {
         trainStepThroughput();
+    }
+
+    static long residentMb() {
+        try {
+            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/statm")).split(" ")[1]) * 4096 / (1 << 20);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    static long minorFaults() {
+        try {
+            String st = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            return Long.parseLong(st.substring(st.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     static void trainStepThroughput() throws java.io.IOException {
@@ -64,23 +83,49 @@ public final class TokenizerBench {
         ImageBatch b = new ImageBatch(x, null);
         int warm = Integer.getInteger("bench.warmup", paper ? 1 : 10), runs = Integer.getInteger("bench.steps", paper ? 3 : 40);
         double[] t = new double[runs], cpu = new double[runs];
+        MissCounter counter = null;
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int s = 0; s < warm + runs; s++) {
             long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
             w.step(b, new StepContext(s, (int) epoch, epoch, 1.0, s));
+            if (Boolean.getBoolean("bench.count-misses") && s == 0) {
+                MissCounter.Tracking cache = new MissCounter.Tracking();
+                MissCounter.install(w.recGraph(), cache);
+                counter = cache.counter;
+            }
+            if (counter != null && s == warm - 1) counter.misses.clear();
+            if (Boolean.getBoolean("bench.trace"))
+                System.out.printf("STEP %d %.3f s at uptime %d ms, resident MB %d, minor faults %d%n", s, (System.nanoTime() - t0) / 1e9,
+                        java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), residentMb(), minorFaults());
             if (s >= warm) {
                 t[s - warm] = (System.nanoTime() - t0) / 1e9;
                 cpu[s - warm] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
             }
         }
+        if (Boolean.getBoolean("bench.trace")) {
+            StringBuilder sb = new StringBuilder("TRACE step seconds in order:");
+            for (double v : t) sb.append(String.format(" %.3f", v));
+            System.out.println(sb);
+        }
+        if (counter != null) {
+            long n = 0, bytes = 0;
+            for (java.util.Map.Entry<String, long[]> e : counter.misses.entrySet()) {
+                n += e.getValue()[0];
+                bytes += e.getValue()[1];
+            }
+            System.out.printf("MISSES per step: %.1f arrays, %.2f MB%n", n / (double) runs, bytes / 1e6 / runs);
+            counter.misses.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[1], a.getValue()[1])).limit(25)
+                    .forEach(e -> System.out.printf("MISS %-40s %6.2f per step %8.3f MB per step%n", e.getKey(), e.getValue()[0] / (double) runs, e.getValue()[1] / 1e6 / runs));
+        }
+        double mean = Arrays.stream(t).average().orElse(Double.NaN);
         Arrays.sort(t);
         Arrays.sort(cpu);
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(Integer.getInteger("bench.profile-top", 15))
                 .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
         double med = t[runs / 2];
-        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.4g images/s = %.3f s/image (min %.3f max %.3f); "
+        System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.4g images/s = %.3f s/image (min %.3f max %.3f; mean %.3f s = %.4g images/s); "
                         + "CPU time of the stepping thread: median %.3f s = %.1f images/s per CPU-second, min %.3f s = %.1f%n",
-                size, patch, width, batch, gan, all, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1],
+                size, patch, width, batch, gan, all, w.state().parameterCount(), med, batch / med, med / batch, t[0], t[runs - 1], mean, batch / mean,
                 cpu[runs / 2], batch / cpu[runs / 2], cpu[0], batch / cpu[0]);
     }
 }

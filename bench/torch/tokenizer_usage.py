@@ -81,6 +81,7 @@ def main():
     a.add_argument("--train-subset", type=int, default=0, help="train on a fixed random subset of this many images (0: all)")
     a.add_argument("--warmup", type=float, default=0.25, help="share of the steps with a linear warm-up")
     a.add_argument("--ema", type=float, default=0.995)
+    a.add_argument("--min-ratio", type=float, default=0.2, help="the cosine schedule's final lr as a share of the peak")
     a.add_argument("--every", type=int, default=250)
     a.add_argument("--val", type=int, default=256)
     a.add_argument("--threads", type=int, default=1)
@@ -90,6 +91,8 @@ def main():
     a.add_argument("--data", choices=["pad", "java"], default="pad",
                    help="pad: 28 px zero-padded to 32, no augmentation; java: the project's transforms (val: cubic "
                         "upscale to 32; train: cubic upscale to U[32, 40], random crop, flip)")
+    a.add_argument("--flip", action="store_true", help="with --data pad: flip each train image horizontally with probability 1/2 "
+                   "(what the project's train transform does at max-scale 1.0)")
     a.add_argument("--head-init", choices=["random", "mean", "mean-zero"], default="random")
     a.add_argument("--restart-dead", type=int, default=0,
                    help="every N steps, codes no encoder output chose in those N steps restart at a random encoder output "
@@ -129,11 +132,13 @@ def main():
     warm = max(1, int(a.steps * a.warmup))
     for step in range(a.stop or a.steps):
         t = step + 1
-        scale = t / warm if t < warm else 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * (t - warm) / (a.steps - warm)))
+        scale = t / warm if t < warm else a.min_ratio + (1 - a.min_ratio) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (a.steps - warm)))
         for w, opt in zip(models, opts):
             for gr in opt.param_groups:
                 gr["lr"] = a.lr * scale
             img = train[torch.randint(0, len(train), (a.batch,))] if a.data == "pad" else augment(train_raw[torch.randint(0, len(train_raw), (a.batch,))])
+            if a.flip and a.data == "pad":
+                img = torch.where(torch.rand(a.batch, 1, 1, 1) < 0.5, img.flip(-1), img)
             nt = w.nt
             ids = torch.zeros(a.batch * nt, dtype=torch.long)
             mask = torch.zeros(a.batch * nt, 1, dtype=torch.bool)

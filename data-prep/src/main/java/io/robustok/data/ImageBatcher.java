@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  *
  * <p>Train transform (SPEC section 2, random-resized crop + flip): shorter side resized to an integer drawn
  * uniformly from [S, round(maxScale * S)] (256..320 at paper scale), a uniformly placed S x S crop, a horizontal
- * flip with probability 1/2. Eval transform: shorter side to S, center crop. Downscaling averages areas,
+ * flip with probability 1/2 (unless built without flips: {@code data.flip = false}). Eval transform: shorter side to S, center crop. Downscaling averages areas,
  * upscaling (28 -> 32 for the demo data) is bicubic.
  *
  * <p>Seeded: {@link #batch} with the same records and seed gives the same tensor; image i of a batch draws from
@@ -33,31 +33,41 @@ public final class ImageBatcher implements AutoCloseable {
     private final int size;
     private final int maxShort;
     private final boolean train;
+    private final boolean flip;
     private final ImageCodec codec = new ImageCodec();
     private byte[] row = new byte[0];
 
-    private ImageBatcher(int size, int maxShort, boolean train) {
+    private ImageBatcher(int size, int maxShort, boolean train, boolean flip) {
         if (size < 1) throw new IllegalArgumentException("image size must be positive");
         this.size = size;
         this.maxShort = maxShort;
         this.train = train;
+        this.flip = flip;
     }
 
     /** Random resized crop + flip at {@code size}, shorter side up to round(maxScale * size). */
     public static ImageBatcher train(int size, double maxScale) {
+        return train(size, maxScale, true);
+    }
+
+    /**
+     * Random resized crop at {@code size}, shorter side up to round(maxScale * size), and with {@code flip} a
+     * horizontal flip with probability 1/2. The crops do not depend on {@code flip} (the same seed places them alike).
+     */
+    public static ImageBatcher train(int size, double maxScale, boolean flip) {
         if (maxScale < 1) throw new IllegalArgumentException("max-scale must be at least 1, got " + maxScale);
-        return new ImageBatcher(size, (int) Math.round(maxScale * size), true);
+        return new ImageBatcher(size, (int) Math.round(maxScale * size), true, flip);
     }
 
     /** Shorter side to {@code size}, center crop. */
     public static ImageBatcher eval(int size) {
-        return new ImageBatcher(size, size, false);
+        return new ImageBatcher(size, size, false, false);
     }
 
-    /** From the resolved root config: {@code data.image-size}, {@code data.max-scale}. */
+    /** From the resolved root config: {@code data.image-size}, {@code data.max-scale}, {@code data.flip}. */
     public static ImageBatcher from(Config root, boolean train) {
         int s = root.getInt("data.image-size");
-        return train ? train(s, root.getDouble("data.max-scale")) : eval(s);
+        return train ? train(s, root.getDouble("data.max-scale"), root.getBoolean("data.flip")) : eval(s);
     }
 
     public int size() {
@@ -104,8 +114,8 @@ public final class ImageBatcher implements AutoCloseable {
             int h = rs.rows();
             int x0 = train ? rng.nextInt(w - size + 1) : (w - size) / 2;
             int y0 = train ? rng.nextInt(h - size + 1) : (h - size) / 2;
-            boolean flip = train && rng.nextBoolean();
-            copy(rs, x0, y0, flip, out, offset);
+            boolean mirror = train && rng.nextBoolean() && flip;
+            copy(rs, x0, y0, mirror, out, offset);
         } finally {
             if (rs != null && rs != m) rs.close();
             m.close();

@@ -106,6 +106,39 @@ class ImageBatcherTest {
         }
     }
 
+    /** data.flip = false: the same crops as with flips (same seeds), never mirrored. */
+    @Test
+    void withoutFlipsTheTrainTransformNeverMirrors() {
+        byte[] png = Fixtures.png(S, S, 4);
+        ImageRecord r = new ImageRecord("x", 0, png, S, S);
+        float[] id = new float[3 * S * S];
+        try (ImageBatcher e = ImageBatcher.eval(S); ImageBatcher t = ImageBatcher.train(S, 1.0, false)) {
+            e.transform(r, new SplittableRandom(0), id, 0);
+            for (int seed = 0; seed < 40; seed++) {
+                float[] out = new float[3 * S * S];
+                t.transform(r, new SplittableRandom(seed), out, 0);
+                assertTrue(java.util.Arrays.equals(out, id), "seed " + seed + ": mirrored or changed");
+            }
+        }
+        byte[] big = Fixtures.png(2 * S, 2 * S, 7);
+        ImageRecord b = new ImageRecord("y", 0, big, 2 * S, 2 * S);
+        try (ImageBatcher flips = ImageBatcher.train(S, 1.25); ImageBatcher none = ImageBatcher.train(S, 1.25, false)) {
+            int mirrored = 0;
+            for (int seed = 0; seed < 20; seed++) {
+                float[] f = new float[3 * S * S], n = new float[3 * S * S];
+                flips.transform(b, new SplittableRandom(seed), f, 0);
+                none.transform(b, new SplittableRandom(seed), n, 0);
+                if (java.util.Arrays.equals(f, n)) continue;
+                mirrored++;
+                for (int c = 0; c < 3; c++)
+                    for (int y = 0; y < S; y++)
+                        for (int x = 0; x < S; x++)
+                            assertEquals(n[c * S * S + y * S + S - 1 - x], f[c * S * S + y * S + x], "seed " + seed + ": not the same crop mirrored");
+            }
+            assertTrue(mirrored > 2 && mirrored < 18, "mirrored " + mirrored + " of 20");
+        }
+    }
+
     @Test
     void largeJpegsAreScaledInTheDecoderAndCropped() {
         // paper-like sizes: 500x375 JPEG to S = 256 (train: shorter side 256..320), and eval

@@ -24,12 +24,14 @@ public final class ImageData {
     private final JavaSparkContext jsc;
     private final long seed;
     private final double maxScale;
+    private final boolean flip;
 
-    private ImageData(String dir, JavaSparkContext jsc, long seed, double maxScale) {
+    private ImageData(String dir, JavaSparkContext jsc, long seed, double maxScale, boolean flip) {
         this.dir = dir;
         this.jsc = jsc;
         this.seed = seed;
         this.maxScale = maxScale;
+        this.flip = flip;
     }
 
     public static ImageData of(StageContext ctx) {
@@ -39,7 +41,7 @@ public final class ImageData {
         }
         ImageShards.verify(dir);
         return new ImageData(dir, ctx.jsc(), ctx.settings().config().getLong("run.seed"),
-                ctx.settings().config().getDouble("data.max-scale"));
+                ctx.settings().config().getDouble("data.max-scale"), ctx.settings().config().getBoolean("data.flip"));
     }
 
     public String dir() {
@@ -83,12 +85,12 @@ public final class ImageData {
     }
 
     /**
-     * Minibatches of exactly {@code batchSize} augmented images (random resized crop + flip, SPEC section 2);
-     * the last short batch is dropped. Runs inside the training tasks.
+     * Minibatches of exactly {@code batchSize} augmented images (random resized crop + flip, SPEC section 2; no flip
+     * with {@code flip} false); the last short batch is dropped. Runs inside the training tasks.
      */
     public static Iterator<ImageBatch> trainBatches(Iterator<ImageRecord> records, int batchSize, int size,
-                                                    double maxScale, long seed) {
-        ImageBatcher batcher = ImageBatcher.train(size, maxScale);
+                                                    double maxScale, boolean flip, long seed) {
+        ImageBatcher batcher = ImageBatcher.train(size, maxScale, flip);
         return new Iterator<>() {
             private int index;
             private ImageBatch next = fill();
@@ -121,5 +123,10 @@ public final class ImageData {
 
     public double maxScale() {
         return maxScale;
+    }
+
+    /** {@code data.flip}: whether the train transform flips. */
+    public boolean flip() {
+        return flip;
     }
 }

@@ -48,7 +48,7 @@ public final class StageGraph {
             node("prep", "data", "data.parquet", List.of("demo-data"),
                     "data.imagefolder", "data.image-size", "data.max-scale", "prep", "-prep.output"),
             node("train-tokenizer", "tokenizer", null, List.of("prep"),
-                    with(WORKERS, "tokenizer", "trainer", "run.seed", "data.max-scale")),
+                    with(WORKERS, "tokenizer", "trainer", "run.seed", "data.max-scale", "data.flip")),
             node("tokenize", "tokens", null, List.of("prep", "train-tokenizer"), "tokenize", "run.seed"),
             node("train-generator", "generator", null, List.of("tokenize", "train-tokenizer"),
                     with(WORKERS, "generator", "trainer", "run.seed")),

@@ -80,7 +80,7 @@ public final class TrainTokenizerStage implements Stage {
 
     @Override
     public List<String> configPaths() {
-        return List.of("tokenizer", "trainer", "data.image-size", "data.max-scale", "run.seed");
+        return List.of("tokenizer", "trainer", "data.image-size", "data.max-scale", "data.flip", "run.seed");
     }
 
     @Override
@@ -109,8 +109,9 @@ public final class TrainTokenizerStage implements Stage {
         INDArray val = data.valImages(stage.getInt("val-images"), cfg.imageSize());
         int imageSize = cfg.imageSize();
         double maxScale = data.maxScale();
+        boolean flip = data.flip();
         TokenizerTask<ImageRecord> task = new TokenizerTask<>(cfg, tc.gradClip(),
-                (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, seed));
+                (records, batchSize, seed) -> ImageData.trainBatches(records, batchSize, imageSize, maxScale, flip, seed));
         if (cbInit.equals("uniform")) task.withUniformCodebookInit();
         if (cbInit.equals("data") || !headInit.equals("random")) {
             // enough images that every code gets a distinct latent token (twice over), from the train split

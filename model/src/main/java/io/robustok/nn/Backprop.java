@@ -157,9 +157,19 @@ public final class Backprop {
      * back to the cache with the call's results in {@link #recycle}, when the caller is done with the results.
      */
     public static class TrackingCache extends ArrayCacheMemoryMgr {
+        private final boolean releaseForgotten;
         private Set<INDArray> current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         private OutAndGrad lastResult;
         private Set<INDArray> lastForgotten;
+
+        public TrackingCache() {
+            this(true);
+        }
+
+        /** {@code releaseForgotten} false: allocates and releases as ND4J's own cache does (for comparisons). */
+        public TrackingCache(boolean releaseForgotten) {
+            this.releaseForgotten = releaseForgotten;
+        }
 
         void begin() {
             current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
@@ -178,7 +188,7 @@ public final class Backprop {
 
         /** Releases the arrays the call that returned {@code r} forgot; nothing if {@code r} is not the last call's. */
         int releaseForgotten(OutAndGrad r) {
-            if (r != lastResult || lastForgotten == null) return 0;
+            if (!releaseForgotten || r != lastResult || lastForgotten == null) return 0;
             int n = 0;
             for (INDArray a : lastForgotten) {
                 if (!a.isView() && !a.wasClosed() && !getLruCache().contains(a.getId())) {

@@ -130,15 +130,10 @@ class BackpropTest {
                 for (String p : wrt) assertSame(ref.getGradients().get(p), got.getGradients().get(p), "gradient of " + p + ", call " + call);
                 Backprop.recycle(g, got);
                 if (call == 0) {
-                    if (variant == 0) {
-                        MissCounter.Plain plain = new MissCounter.Plain();
-                        MissCounter.install(g, plain);
-                        counter = plain.counter;
-                    } else {
-                        MissCounter.Tracking tracking = new MissCounter.Tracking();
-                        MissCounter.install(g, tracking);
-                        counter = tracking.counter;
-                    }
+                    // variant 0 allocates and releases as ND4J's own cache
+                    MissCounter.Counting cache = new MissCounter.Counting(variant == 1);
+                    MissCounter.install(g, cache);
+                    counter = cache.counter;
                 }
                 if (call == 2) counter.misses.clear();
             }

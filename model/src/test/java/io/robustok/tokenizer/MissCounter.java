@@ -17,8 +17,8 @@ import java.util.TreeMap;
 
 /**
  * Array caches that count their misses (allocations no cached array could serve) by type and shape, for tests and
- * the bench: {@link Tracking} is {@link Backprop}'s cache, {@link Plain} ND4J's own. {@link #install} puts one into
- * the current thread's session of a graph's gradient function.
+ * the bench ({@link Counting}). {@link #install} puts one into the current thread's session of a graph's gradient
+ * function.
  */
 final class MissCounter {
     private static final java.lang.reflect.Field ARRAYS, SESSIONS;
@@ -70,26 +70,13 @@ final class MissCounter {
         }
     }
 
-    /** Backprop's cache, counting. */
-    static final class Tracking extends Backprop.TrackingCache {
+    /** Backprop's cache, counting; with {@code releaseForgotten} false it allocates as ND4J's own cache does. */
+    static final class Counting extends Backprop.TrackingCache {
         final MissCounter counter = new MissCounter();
 
-        @Override
-        public INDArray allocate(boolean detached, DataType dataType, long... shape) {
-            counter.note(this, dataType, shape);
-            return super.allocate(detached, dataType, shape);
+        Counting(boolean releaseForgotten) {
+            super(releaseForgotten);
         }
-
-        @Override
-        public INDArray allocate(boolean detached, LongShapeDescriptor d) {
-            if (!d.isEmpty()) counter.note(this, d.dataType(), d.getShape());
-            return super.allocate(detached, d);
-        }
-    }
-
-    /** ND4J's cache, counting (Backprop leaves a cache of another class in place). */
-    static final class Plain extends ArrayCacheMemoryMgr {
-        final MissCounter counter = new MissCounter();
 
         @Override
         public INDArray allocate(boolean detached, DataType dataType, long... shape) {

@@ -89,7 +89,7 @@ public final class TokenizerBench {
             long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
             w.step(b, new StepContext(s, (int) epoch, epoch, 1.0, s));
             if (Boolean.getBoolean("bench.count-misses") && s == 0) {
-                MissCounter.Tracking cache = new MissCounter.Tracking();
+                MissCounter.Counting cache = new MissCounter.Counting(true);
                 MissCounter.install(w.recGraph(), cache);
                 counter = cache.counter;
             }

@@ -153,7 +153,7 @@ public final class Backprop {
      * executed subgraph are never released and die with the call (about 60 arrays, 16 MB, a demo tokenizer step). The
      * garbage collector frees them much later, and meanwhile every step allocates, zero-fills and page-faults fresh
      * memory for their successors: on one core, steps alternated between ~0.11 s and ~0.2-0.3 s depending on whether
-     * the allocator still had freed memory from the last collection (BENCHMARKS.md, "Per-core speed"). These arrays go
+     * the allocator still had freed memory from the last collection (BENCHMARKS.md, "Fresh memory every step"). These arrays go
      * back to the cache with the call's results in {@link #recycle}, when the caller is done with the results.
      */
     public static class TrackingCache extends ArrayCacheMemoryMgr {

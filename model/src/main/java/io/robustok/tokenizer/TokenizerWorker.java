@@ -490,8 +490,8 @@ public final class TokenizerWorker implements Worker<ImageBatch> {
         if (!touched.isEmpty()) {
             // The batch of this forward is rounded up to a quarter of the step's batch (the extra rows stay zero and
             // their similarities unread): with the exact count every step had another shape, and the graph's array
-            // cache, keyed by shape, allocated fresh activations each time (about 16 MB a demo step, zero-filled and
-            // page-faulted; BENCHMARKS.md, "Fresh memory every step").
+            // cache, keyed by shape, allocated fresh (zero-filled, page-faulted) activations each time (BENCHMARKS.md,
+            // "Fresh memory every step").
             INDArray sub = Nd4j.create(DataType.FLOAT, subBatchRows(touched.size(), batch), 3, cfg.imageSize(), cfg.imageSize());
             for (int i = 0; i < touched.size(); i++) sub.putSlice(i, images.slice(touched.get(i)));
             INDArray sims = simsGraph.output(Map.of("image", sub), "sims").get("sims");

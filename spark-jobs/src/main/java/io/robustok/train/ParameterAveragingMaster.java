@@ -3,6 +3,7 @@ package io.robustok.train;
 import io.robustok.spark.FaultPoint;
 import io.robustok.spark.Provenance;
 import io.robustok.spark.StageOutput;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The one trainer of every training stage: synchronous parameter averaging on Spark primitives, with the
@@ -146,6 +148,13 @@ public final class ParameterAveragingMaster {
 
         Map<String, Object> meta = checkpointMeta(task, cfg, plan);
         long stateBytes = bytes(state);
+        ShardedAveraging.Layout layout = cfg.aggregation() == TrainerConfig.Aggregation.SHARDED
+                ? ShardedAveraging.Layout.of(state, cfg.averageUpdater(),
+                        ShardedAveraging.shardCount(cfg.shards(), stateBytes, workers)) : null;
+        if (layout != null) {
+            log.info("{}: sharded aggregation, {} slices of ~{} MB", task.name(), layout.shards(),
+                    String.format(Locale.ROOT, "%.1f", layout.total() * 4.0 / layout.shards() / 1e6));
+        }
         JavaPairRDD<R, Long> indexed = data.zipWithIndex();
         List<String> metricNames = task.metricNames();
         long roundsThisRun = 0;
@@ -175,8 +184,9 @@ public final class ParameterAveragingMaster {
                     Broadcast<TrainState> bState = jsc.broadcast(state);
                     double bcastSec = (System.nanoTime() - t0) / 1e9;
                     long submitUs = RoundResult.nowUs();
-                    RoundResult res = runRound(partitions(epochData, r * workers, (r + 1) * workers), task, bState, spec,
-                            cfg.treeDepth());
+                    JavaRDD<R> roundData = partitions(epochData, r * workers, (r + 1) * workers);
+                    RoundResult res = layout != null ? runRoundSharded(roundData, task, bState, spec, layout, state)
+                            : runRound(roundData, task, bState, spec, cfg.treeDepth());
                     bState.destroy();
                     long tUpdate = System.nanoTime();
 
@@ -313,59 +323,105 @@ public final class ParameterAveragingMaster {
                 .treeAggregate(RoundResult.empty(), RoundResult::merge, RoundResult::merge, depth);
     }
 
+    /** A round under trainer.aggregation = sharded: the sum as a reduce-scatter through the shuffle. */
+    static <R, B> RoundResult runRoundSharded(JavaRDD<R> roundData, TrainingTask<R, B> task, Broadcast<TrainState> bState,
+                                              RoundSpec spec, ShardedAveraging.Layout layout, TrainState like) {
+        return ShardedAveraging.round(roundData.mapPartitionsWithIndex(
+                (w, rows) -> runWorkerSharded(task, bState, spec, layout, w, rows), true), layout, like);
+    }
+
     /** One worker's part of a round (runs on an executor). */
     static <R, B> Iterator<RoundResult> runWorker(TrainingTask<R, B> task, Broadcast<TrainState> bState, RoundSpec spec,
                                                   int w, Iterator<R> rows) {
         long startUs = RoundResult.nowUs();
         WorkerPool.Lease<B> lease = WorkerPool.borrow(task);
         try {
-            Worker<B> worker = lease.worker();
-            long t0 = System.nanoTime();
-            worker.load(bState.value());
-            long t1 = System.nanoTime();
-            Iterator<B> batches = task.batches(rows, spec.batchSeed(w));
-            RoundResult out = new RoundResult();
-            out.workers = 1;
-            out.metricSums = new double[task.metricNames().size()];
-            int steps = 0;
-            while (steps < spec.steps() && batches.hasNext()) {
-                B batch = batches.next();
-                int n = task.size(batch);
-                double[] m = worker.step(batch, spec.context(steps, w));
-                if (m.length == 0 || !Double.isFinite(m[0])) {
-                    out.bad = true;
-                    out.badReason = "loss " + (m.length == 0 ? "missing" : m[0]) + " on worker " + w + " at step " + (spec.firstStep() + steps);
-                    break;
-                }
-                for (int i = 0; i < m.length && i < out.metricSums.length; i++) out.metricSums[i] += m[i] * n;
-                out.samples += n;
-                steps++;
-                FaultPoint.reach("worker-step");
-            }
-            out.maxSteps = out.minSteps = steps;
+            Stepped s = steps(task, lease.worker(), bState, spec, w, rows, startUs);
+            RoundResult out = s.out();
             long tp = System.nanoTime();
-            if (!out.bad && out.samples > 0) {
-                TrainState s = worker.state();
-                if (!finite(s.params())) {
-                    out.bad = true;
-                    out.badReason = "non-finite parameters on worker " + w;
-                } else {
-                    double weight = out.samples;
-                    DataType wire = wireType(spec.transferFormat());
-                    s.params().forEach((k, v) -> out.params.put(k, weighted(v, weight, wire)));
-                    if (spec.sendOptState()) s.optState().forEach((k, v) -> out.optState.put(k, weighted(v, weight, wire)));
-                }
+            if (s.state() != null) {
+                double weight = out.samples;
+                DataType wire = wireType(spec.transferFormat());
+                s.state().params().forEach((k, v) -> out.params.put(k, weighted(v, weight, wire)));
+                if (spec.sendOptState()) s.state().optState().forEach((k, v) -> out.optState.put(k, weighted(v, weight, wire)));
             }
-            long t2 = System.nanoTime();
-            out.maxFetchSec = (t1 - t0) / 1e9;
-            out.maxComputeSec = (t2 - t1) / 1e9;
-            out.maxPrepSec = (t2 - tp) / 1e9;
-            out.maxStartUs = startUs;
+            double prep = (System.nanoTime() - tp) / 1e9;
+            out.maxComputeSec += prep;
+            out.maxPrepSec = prep;
             out.maxEndUs = RoundResult.nowUs();
             return Collections.singletonList(out).iterator();
         } finally {
             WorkerPool.release(lease);
         }
+    }
+
+    /**
+     * One worker's part of a sharded round: its steps, then its weighted state as shard pieces streamed to the
+     * shuffle ({@link ShardedAveraging#pieces}). The worker stays borrowed until the last piece is written (or the
+     * task ends otherwise).
+     */
+    static <R, B> Iterator<Tuple2<Integer, ShardedAveraging.Piece>> runWorkerSharded(TrainingTask<R, B> task,
+            Broadcast<TrainState> bState, RoundSpec spec, ShardedAveraging.Layout layout, int w, Iterator<R> rows) {
+        long startUs = RoundResult.nowUs();
+        WorkerPool.Lease<B> lease = WorkerPool.borrow(task);
+        AtomicBoolean released = new AtomicBoolean();
+        Runnable release = () -> {
+            if (released.compareAndSet(false, true)) WorkerPool.release(lease);
+        };
+        TaskContext ctx = TaskContext.get();
+        if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> release.run());
+        try {
+            Stepped s = steps(task, lease.worker(), bState, spec, w, rows, startUs);
+            return ShardedAveraging.pieces(layout, s.state(), s.out().samples, s.out(), release);
+        } catch (RuntimeException | Error e) {
+            release.run();
+            throw e;
+        }
+    }
+
+    /** A worker's steps: its summary (metrics, counts, timings) and its state, null when it has nothing to send. */
+    private record Stepped(RoundResult out, TrainState state) {
+    }
+
+    private static <R, B> Stepped steps(TrainingTask<R, B> task, Worker<B> worker, Broadcast<TrainState> bState,
+                                        RoundSpec spec, int w, Iterator<R> rows, long startUs) {
+        long t0 = System.nanoTime();
+        worker.load(bState.value());
+        long t1 = System.nanoTime();
+        Iterator<B> batches = task.batches(rows, spec.batchSeed(w));
+        RoundResult out = new RoundResult();
+        out.workers = 1;
+        out.metricSums = new double[task.metricNames().size()];
+        int steps = 0;
+        while (steps < spec.steps() && batches.hasNext()) {
+            B batch = batches.next();
+            int n = task.size(batch);
+            double[] m = worker.step(batch, spec.context(steps, w));
+            if (m.length == 0 || !Double.isFinite(m[0])) {
+                out.bad = true;
+                out.badReason = "loss " + (m.length == 0 ? "missing" : m[0]) + " on worker " + w + " at step " + (spec.firstStep() + steps);
+                break;
+            }
+            for (int i = 0; i < m.length && i < out.metricSums.length; i++) out.metricSums[i] += m[i] * n;
+            out.samples += n;
+            steps++;
+            FaultPoint.reach("worker-step");
+        }
+        out.maxSteps = out.minSteps = steps;
+        TrainState state = null;
+        if (!out.bad && out.samples > 0) {
+            TrainState s = worker.state();
+            if (!finite(s.params())) {
+                out.bad = true;
+                out.badReason = "non-finite parameters on worker " + w;
+            } else {
+                state = s;
+            }
+        }
+        out.maxFetchSec = (t1 - t0) / 1e9;
+        out.maxComputeSec = (System.nanoTime() - t1) / 1e9;
+        out.maxStartUs = startUs;
+        return new Stepped(out, state);
     }
 
     /** {@code v * weight}, a new array, in the wire type when that is a 16-bit float (only floating tensors). */

@@ -37,12 +37,27 @@ import java.io.Serializable;
  * @param epochSamples       records per epoch, drawn afresh from all of the data each epoch (seeded by the epoch:
  *                           every epoch trains on a different subset); 0 (or at least the data's size) = one
  *                           pass over all records
+ * @param aggregation        tree (treeAggregate into the driver) or sharded ({@link ShardedAveraging}: each
+ *                           executor sums a slice through the shuffle)
+ * @param shards             slices of the state under sharded aggregation; 0: one per worker, more when a slice
+ *                           would exceed 128 MB
  */
 public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int epochs, long maxSteps,
                             LrSchedule.Mode lrSchedule, double warmup, double minLrRatio, double emaDecay, long seed,
                             int workers, int checkpointEvery, int keepCheckpoints, int maxBadRounds, double gradClip,
                             int treeDepth, int stopAfterRounds, String configHash, TransferFormat transferFormat,
-                            double networkGbps, long epochSamples) implements Serializable {
+                            double networkGbps, long epochSamples, Aggregation aggregation, int shards)
+        implements Serializable {
+
+    /** How the workers' states are summed: one treeAggregate into the driver, or a reduce-scatter through the shuffle. */
+    public enum Aggregation {
+        TREE, SHARDED;
+
+        static Aggregation parse(String s) {
+            for (Aggregation a : values()) if (a.name().equalsIgnoreCase(s)) return a;
+            throw new IllegalArgumentException("trainer.aggregation must be tree or sharded, got \"" + s + "\"");
+        }
+    }
 
     /** Number format of the tensors a worker returns. */
     public enum TransferFormat {
@@ -69,6 +84,12 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
         if (configHash == null) configHash = "";
         if (transferFormat == null) transferFormat = TransferFormat.FLOAT32;
         if (epochSamples < 0) throw new IllegalArgumentException("trainer.epoch-samples must be >= 0 (0: all records), got " + epochSamples);
+        if (aggregation == null) aggregation = Aggregation.TREE;
+        if (shards < 0) throw new IllegalArgumentException("trainer.shards must be >= 0 (0: one per worker), got " + shards);
+        if (aggregation == Aggregation.SHARDED && transferFormat != TransferFormat.FLOAT32) {
+            throw new IllegalArgumentException("trainer.transfer-format = " + transferFormat.name().toLowerCase(java.util.Locale.ROOT)
+                    + " applies to trainer.aggregation = tree only; sharded aggregation sends float32");
+        }
         if (!(networkGbps > 0) || Double.isInfinite(networkGbps)) {
             throw new IllegalArgumentException("trainer.network-gbps must be a positive number of Gbit/s, got " + networkGbps);
         }
@@ -99,13 +120,14 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
                 t.getDouble("min-lr-ratio"), t.getDouble("ema-decay"), t.getLong("seed"), workers,
                 t.getInt("checkpoint-every"), t.getInt("keep-checkpoints"), t.getInt("max-bad-rounds"),
                 t.getDouble("grad-clip"), t.getInt("tree-depth"), t.getInt("stop-after-rounds"), hash,
-                TransferFormat.parse(t.getString("transfer-format")), t.getDouble("network-gbps"), t.getLong("epoch-samples"));
+                TransferFormat.parse(t.getString("transfer-format")), t.getDouble("network-gbps"), t.getLong("epoch-samples"),
+                Aggregation.parse(t.getString("aggregation")), t.getInt("shards"));
     }
 
     /** Test and benchmark defaults: frequency 1, one epoch, constant lr, no EMA smoothing to speak of. */
     public static TrainerConfig simple(int workers, int averagingFrequency, int epochs, long seed) {
         return new TrainerConfig(averagingFrequency, true, epochs, 0, LrSchedule.Mode.CONSTANT, 0, 1, 0.9, seed, workers,
-                0, 2, 3, 0, 2, 0, "", TransferFormat.FLOAT32, AveragingCostModel.DEFAULT_GBPS, 0);
+                0, 2, 3, 0, 2, 0, "", TransferFormat.FLOAT32, AveragingCostModel.DEFAULT_GBPS, 0, Aggregation.TREE, 0);
     }
 
     /** The schedule for a data set of {@code stepsPerEpoch} steps per epoch. */
@@ -123,49 +145,55 @@ public record TrainerConfig(int averagingFrequency, boolean averageUpdater, int 
 
     public TrainerConfig withEpochSamples(long n) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, n);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, n, aggregation, shards);
     }
 
     public TrainerConfig withEpochs(int e) {
         return new TrainerConfig(averagingFrequency, averageUpdater, e, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     public TrainerConfig withCheckpointEvery(int every) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, every, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     public TrainerConfig withStopAfterRounds(int rounds) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, rounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     public TrainerConfig withAverageUpdater(boolean avg) {
         return new TrainerConfig(averagingFrequency, avg, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     public TrainerConfig withSchedule(LrSchedule.Mode mode, double warmup, double minLrRatio) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, mode, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     /** Workers and averaging frequency replaced (benchmarks sweep them). */
     public TrainerConfig withWorkers(int w, int frequency) {
         return new TrainerConfig(frequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
                 seed, w, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
-                transferFormat, networkGbps, epochSamples);
+                transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 
     public TrainerConfig withTransferFormat(TransferFormat f) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
                 seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
-                f, networkGbps, epochSamples);
+                f, networkGbps, epochSamples, aggregation, shards);
+    }
+
+    public TrainerConfig withAggregation(Aggregation a, int shardCount) {
+        return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
+                seed, workers, checkpointEvery, keepCheckpoints, maxBadRounds, gradClip, treeDepth, stopAfterRounds, configHash,
+                transferFormat, networkGbps, epochSamples, a, shardCount);
     }
 
     public TrainerConfig withMaxBadRounds(int n) {
         return new TrainerConfig(averagingFrequency, averageUpdater, epochs, maxSteps, lrSchedule, warmup, minLrRatio, emaDecay,
-                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples);
+                seed, workers, checkpointEvery, keepCheckpoints, n, gradClip, treeDepth, stopAfterRounds, configHash, transferFormat, networkGbps, epochSamples, aggregation, shards);
     }
 }

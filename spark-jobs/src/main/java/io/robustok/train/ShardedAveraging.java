@@ -1,0 +1,359 @@
+package io.robustok.train;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoSerializable;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import org.apache.spark.Partitioner;
+import org.apache.spark.api.java.JavaRDD;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import scala.Tuple2;
+
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+
+/**
+ * Sharded averaging ({@code trainer.aggregation = sharded}): the workers' weighted states are summed by the
+ * executors, one slice each, through Spark's shuffle (a reduce-scatter), instead of one treeAggregate into the
+ * driver.
+ *
+ * <p>The state's tensors are laid end to end (parameters, then optimizer state when it is averaged) and cut into
+ * S contiguous shards. Each worker, after its steps, writes S pieces (its slice of each shard times its sample
+ * count, float32) to the shuffle as a stream, one piece at a time, then one summary record (metrics, counts,
+ * timings). Reduce task s adds the W pieces of shard s as they arrive and returns the sum of that one slice; the
+ * driver collects the S sums, lays them back into tensors and divides, exactly as it does with the tree's sum.
+ *
+ * <p>What it changes against the tree: no worker builds its whole state as one task result (a result is
+ * serialized into a single buffer of at most {@code spark.kryoserializer.buffer.max}, so a state above ~1 GB
+ * cannot be returned at all), the sum is spread over the executors, and what reaches the driver is one state's
+ * bytes whatever the number of workers (the tree brings W states to the driver at depth 1). What it costs: one
+ * more stage per round (a second wave of task launches) and the shuffle files' disk writes. With two workers the
+ * sum is bitwise the same as the tree's (float addition of two terms commutes); beyond that it differs in rounding
+ * only (the order of the additions).
+ */
+final class ShardedAveraging {
+    /** Auto shard count: at least one per worker, and none above this many bytes (a reduce result is one buffer). */
+    static final long MAX_SHARD_BYTES = 128L << 20;
+
+    private ShardedAveraging() {
+    }
+
+    /** The shard count for {@code trainer.shards} ({@code configured}, 0 = auto). */
+    static int shardCount(int configured, long stateBytes, int workers) {
+        if (configured > 0) return configured;
+        return (int) Math.max(workers, (stateBytes + MAX_SHARD_BYTES - 1) / MAX_SHARD_BYTES);
+    }
+
+    /**
+     * The averaged tensors in order, end to end: the names, their element counts, and S shard boundaries over the
+     * concatenation. Built on the driver from the state it broadcasts; workers return tensors of the same names.
+     */
+    record Layout(String[] names, boolean[] opt, long[] starts, long total, int shards) implements Serializable {
+        static Layout of(TrainState s, boolean withOptState, int shards) {
+            List<String> names = new ArrayList<>();
+            List<Boolean> opt = new ArrayList<>();
+            List<Long> starts = new ArrayList<>();
+            long total = 0;
+            for (Map.Entry<String, INDArray> e : s.params().entrySet()) {
+                names.add(e.getKey());
+                opt.add(false);
+                starts.add(total);
+                total += e.getValue().length();
+            }
+            if (withOptState) {
+                for (Map.Entry<String, INDArray> e : s.optState().entrySet()) {
+                    names.add(e.getKey());
+                    opt.add(true);
+                    starts.add(total);
+                    total += e.getValue().length();
+                }
+            }
+            if (total > 0 && shards > total) shards = (int) total;
+            long[] st = new long[starts.size() + 1];
+            boolean[] op = new boolean[opt.size()];
+            for (int i = 0; i < op.length; i++) {
+                st[i] = starts.get(i);
+                op[i] = opt.get(i);
+            }
+            st[op.length] = total;
+            return new Layout(names.toArray(new String[0]), op, st, total, Math.max(1, shards));
+        }
+
+        long shardStart(int s) {
+            return total * s / shards;
+        }
+
+        int shardLength(int s) {
+            long n = shardStart(s + 1) - shardStart(s);
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("a shard of " + n + " elements does not fit in one array; raise trainer.shards");
+            }
+            return (int) n;
+        }
+
+        /** Index of the tensor holding element {@code at} of the concatenation. */
+        int tensorAt(long at) {
+            int lo = 0, hi = names.length - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) >>> 1;
+                if (starts[mid] <= at) lo = mid;
+                else hi = mid - 1;
+            }
+            return lo;
+        }
+    }
+
+    /**
+     * A shuffle record: worker {@code worker}'s slice of shard {@code shard} times its sample count, or (data
+     * null) that worker's round summary, or a reduce task's sum of one shard. Serialized in bulk (Kryo's own float
+     * array serializer writes element by element).
+     */
+    static final class Piece implements KryoSerializable, Serializable {
+        private static final long serialVersionUID = 1L;
+        private static final int CHUNK = 1 << 18; // floats per bulk copy (1 MiB)
+        int shard;
+        float[] data;
+        RoundResult meta;
+
+        Piece() {
+        }
+
+        Piece(int shard, float[] data, RoundResult meta) {
+            this.shard = shard;
+            this.data = data;
+            this.meta = meta;
+        }
+
+        @Override
+        public void write(Kryo kryo, Output out) {
+            out.writeInt(shard, true);
+            kryo.writeClassAndObject(out, meta);
+            out.writeInt(data == null ? -1 : data.length, true);
+            if (data == null) return;
+            ByteBuffer b = ByteBuffer.allocate(Math.min(CHUNK, data.length) * 4).order(ByteOrder.LITTLE_ENDIAN);
+            FloatBuffer f = b.asFloatBuffer();
+            for (int done = 0; done < data.length; ) {
+                int n = Math.min(CHUNK, data.length - done);
+                f.clear();
+                f.put(data, done, n);
+                out.writeBytes(b.array(), 0, n * 4);
+                done += n;
+            }
+        }
+
+        @Override
+        public void read(Kryo kryo, Input in) {
+            shard = in.readInt(true);
+            meta = (RoundResult) kryo.readClassAndObject(in);
+            int len = in.readInt(true);
+            if (len < 0) return;
+            data = new float[len];
+            byte[] chunk = new byte[Math.min(CHUNK, len) * 4];
+            FloatBuffer f = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            for (int done = 0; done < len; ) {
+                int n = Math.min(CHUNK, len - done);
+                in.readBytes(chunk, 0, n * 4);
+                f.clear();
+                f.get(data, done, n);
+                done += n;
+            }
+        }
+    }
+
+    /** Key s goes to reduce partition s. */
+    static final class ShardPartitioner extends Partitioner {
+        private static final long serialVersionUID = 1L;
+        private final int shards;
+
+        ShardPartitioner(int shards) {
+            this.shards = shards;
+        }
+
+        @Override
+        public int numPartitions() {
+            return shards;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            return (Integer) key;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ShardPartitioner p && p.shards == shards;
+        }
+
+        @Override
+        public int hashCode() {
+            return shards;
+        }
+    }
+
+    /**
+     * A worker's pieces, made one at a time as the shuffle writer asks for them (a piece is written before the
+     * next is made, so a worker never holds more than one shard's slice on the heap), then its summary last, when
+     * the time it took to make them is known. {@code onDone} runs after the summary is taken (it returns the
+     * worker to its pool).
+     */
+    static Iterator<Tuple2<Integer, Piece>> pieces(Layout layout, TrainState state, double weight, RoundResult summary,
+                                                   Runnable onDone) {
+        boolean send = state != null && !summary.bad && summary.samples > 0;
+        return new Iterator<>() {
+            int next = send ? 0 : layout.shards();
+            boolean summarySent;
+            final long t0 = System.nanoTime();
+
+            @Override
+            public boolean hasNext() {
+                return !summarySent;
+            }
+
+            @Override
+            public Tuple2<Integer, Piece> next() {
+                if (summarySent) throw new NoSuchElementException();
+                if (next < layout.shards()) {
+                    int s = next++;
+                    return new Tuple2<>(s, new Piece(s, slice(layout, state, s, (float) weight), null));
+                }
+                summarySent = true;
+                double prep = (System.nanoTime() - t0) / 1e9;
+                summary.maxPrepSec += prep;
+                summary.maxComputeSec += prep;
+                summary.maxEndUs = RoundResult.nowUs();
+                onDone.run();
+                // the summary travels with shard 0, whose reduce task merges the workers' summaries
+                return new Tuple2<>(0, new Piece(0, null, summary));
+            }
+        };
+    }
+
+    /** Shard {@code s} of {@code state}'s concatenated tensors, each element times {@code weight}. */
+    static float[] slice(Layout layout, TrainState state, int s, float weight) {
+        long from = layout.shardStart(s);
+        int len = layout.shardLength(s);
+        float[] out = new float[len];
+        int done = 0;
+        while (done < len) {
+            long at = from + done;
+            int t = layout.tensorAt(at);
+            long inTensor = at - layout.starts()[t];
+            int n = (int) Math.min(len - done, layout.starts()[t + 1] - at);
+            INDArray a = tensor(state, layout, t);
+            floats(a).position((int) inTensor).get(out, done, n);
+            done += n;
+        }
+        for (int i = 0; i < len; i++) out[i] *= weight;
+        return out;
+    }
+
+    private static INDArray tensor(TrainState state, Layout layout, int t) {
+        String name = layout.names()[t];
+        INDArray a = layout.opt()[t] ? state.optState().get(name) : state.params().get(name);
+        if (a == null) throw new IllegalStateException("worker has no " + (layout.opt()[t] ? "optimizer state " : "parameter ") + name);
+        long expected = layout.starts()[t + 1] - layout.starts()[t];
+        if (a.length() != expected) {
+            throw new IllegalStateException("workers disagree on tensor " + name + ": " + a.length() + " vs " + expected + " elements");
+        }
+        return a;
+    }
+
+    /** A float view of the array's elements in c order (a dense float32 copy first when it is not one). */
+    private static FloatBuffer floats(INDArray a) {
+        INDArray c = a.dataType() != DataType.FLOAT ? a.castTo(DataType.FLOAT) : a;
+        if (c.isView() || c.ordering() != 'c' || c.data().length() != c.length()) c = c.dup('c');
+        ByteBuffer b = c.data().asNio().order(ByteOrder.nativeOrder());
+        b.position(0);
+        return b.asFloatBuffer();
+    }
+
+    /** The reduce side: the pieces of one shard added as they arrive, and the workers' summaries merged. */
+    static Iterator<Piece> sum(int shard, Iterator<Tuple2<Integer, Piece>> in) {
+        float[] acc = null;
+        RoundResult meta = RoundResult.empty();
+        double sumSec = 0;
+        while (in.hasNext()) {
+            Piece p = in.next()._2();
+            if (p.meta != null) meta = meta.merge(p.meta);
+            if (p.data == null) continue;
+            long t0 = System.nanoTime();
+            if (acc == null) {
+                acc = p.data;
+            } else {
+                if (p.data.length != acc.length) throw new IllegalStateException("shard " + shard + ": pieces of different lengths");
+                float[] d = p.data;
+                for (int i = 0; i < acc.length; i++) acc[i] += d[i];
+            }
+            sumSec += (System.nanoTime() - t0) / 1e9;
+        }
+        meta.sumSec += sumSec;
+        return Collections.singletonList(new Piece(shard, acc, meta)).iterator();
+    }
+
+    /** Summed shards in, the round's result out: the summaries merged, the sums laid back into tensors. */
+    static RoundResult assemble(Layout layout, TrainState like, List<Piece> sums) {
+        RoundResult res = RoundResult.empty();
+        float[][] byShard = new float[layout.shards()][];
+        double sumSec = 0;
+        for (Piece p : sums) {
+            // each reduce task's adding time counts (a merge skips a summary of no workers, and with it its time)
+            sumSec += p.meta.sumSec;
+            p.meta.sumSec = 0;
+            res = res.merge(p.meta);
+            byShard[p.shard] = p.data;
+        }
+        res.sumSec = sumSec;
+        if (res.bad || res.samples == 0) {
+            res.params.clear();
+            res.optState.clear();
+            return res;
+        }
+        LinkedHashMap<String, INDArray> params = new LinkedHashMap<>();
+        LinkedHashMap<String, INDArray> opt = new LinkedHashMap<>();
+        for (int t = 0; t < layout.names().length; t++) {
+            String name = layout.names()[t];
+            INDArray shape = layout.opt()[t] ? like.optState().get(name) : like.params().get(name);
+            INDArray a = Nd4j.createUninitialized(DataType.FLOAT, shape.shape(), 'c');
+            (layout.opt()[t] ? opt : params).put(name, a);
+        }
+        for (int s = 0; s < layout.shards(); s++) {
+            float[] d = byShard[s];
+            if (d == null) throw new IllegalStateException("no sum came back for shard " + s + " of " + layout.shards());
+            long from = layout.shardStart(s);
+            int done = 0;
+            while (done < d.length) {
+                long at = from + done;
+                int t = layout.tensorAt(at);
+                int n = (int) Math.min(d.length - done, layout.starts()[t + 1] - at);
+                INDArray a = (layout.opt()[t] ? opt : params).get(layout.names()[t]);
+                ByteBuffer b = a.data().asNio().order(ByteOrder.nativeOrder());
+                b.position(0);
+                b.asFloatBuffer().position((int) (at - layout.starts()[t])).put(d, done, n);
+                done += n;
+            }
+        }
+        res.params.putAll(params);
+        res.optState.putAll(opt);
+        return res;
+    }
+
+    /** The round: each worker's pieces through the shuffle to S reduce tasks, their sums to the driver. */
+    static RoundResult round(JavaRDD<Tuple2<Integer, Piece>> pieces, Layout layout, TrainState like) {
+        List<Piece> sums = pieces.mapToPair(t -> t)
+                .partitionBy(new ShardPartitioner(layout.shards()))
+                .mapPartitionsWithIndex(ShardedAveraging::sum, false)
+                .collect();
+        return assemble(layout, like, sums);
+    }
+}

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-mvn -B -o -q install -pl core -DskipTests
+mvn -B -o -q install -pl .,core -DskipTests
 mvn -B -o -q -pl model test-compile
 mvn -B -o -q -pl model dependency:build-classpath -Dmdep.outputFile=target/tokenizer-bench.cp >/dev/null
 exec java --add-modules=jdk.incubator.vector -Xmx3g -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0 "$@" \

@@ -17,7 +17,7 @@ case "$what" in
   inception) module=eval ;;
   *) echo "unknown model family '$what': expected tokenizer, generator, paper or inception" >&2; exit 2 ;;
 esac
-mvn -B -o -q install -pl core -DskipTests
+mvn -B -o -q install -pl .,core -DskipTests
 [ "$module" = eval ] && mvn -B -o -q install -pl model -DskipTests
 mvn -B -o -q -pl "$module" test-compile
 mvn -B -o -q -pl "$module" dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/compare.cp >/dev/null

@@ -5,9 +5,9 @@
 # MAIN=io.robustok.train.SimulatedScalingBenchmark runs the simulated-GPU-executor benchmark (bench/trainer/sim.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OFFLINE=${OFFLINE:--o}
+OFFLINE=${OFFLINE--o}
 # SKIP_INSTALL=1 uses the upstream modules already installed in ~/.m2
-[ "${SKIP_INSTALL:-0}" = 1 ] || [ "${SKIP_BUILD:-0}" = 1 ] || mvn -B $OFFLINE -q install -pl core,model,data-prep,eval -DskipTests
+[ "${SKIP_INSTALL:-0}" = 1 ] || [ "${SKIP_BUILD:-0}" = 1 ] || mvn -B $OFFLINE -q install -pl .,core,model,data-prep,eval -DskipTests
 # SKIP_BUILD=1 runs the classes already compiled under spark-jobs/target
 [ "${SKIP_BUILD:-0}" = 1 ] || mvn -B $OFFLINE -q -pl spark-jobs test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
 # a private copy of the compiled classes: executors load classes lazily, a concurrent rebuild must not pull them away

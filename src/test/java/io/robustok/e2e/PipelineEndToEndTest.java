@@ -176,6 +176,31 @@ class PipelineEndToEndTest {
     }
 
     @Test
+    void shardedAggregationTrainsTheRealTokenizerAsTheTreeDoes() throws Exception {
+        // the tokenizer's own task (encoder, decoder, discriminator, AdamW moments, dead-code counters) summed by
+        // treeAggregate and by the shuffle's reduce-scatter: with two workers the sums are the same bit for bit
+        List<Map<String, org.nd4j.linalg.api.ndarray.INDArray>> weights = new ArrayList<>();
+        for (String mode : List.of("tree", "sharded")) {
+            Path out = tmp.resolve("aggregation-" + mode);
+            List<String> base = new ArrayList<>(args);
+            base.addAll(List.of("run.out=" + out, "spark.workers=2", "trainer.aggregation=" + mode, "trainer.shards=3",
+                    "tokenizer.trainer.epochs=2"));
+            for (String stage : List.of("prep", "train-tokenizer")) {
+                List<String> a = new ArrayList<>(List.of(stage));
+                a.addAll(base);
+                assertEquals(0, Main.run(a.toArray(new String[0]), System.out, System.err), stage + " with " + mode);
+            }
+            weights.add(io.robustok.jobs.ModelArtifact.load(out.resolve("tokenizer").toString(), "train-tokenizer").weights());
+        }
+        assertEquals(weights.get(0).keySet(), weights.get(1).keySet());
+        assertTrue(weights.get(0).size() > 10, weights.get(0).keySet().toString());
+        for (String k : weights.get(0).keySet()) {
+            assertTrue(java.util.Arrays.equals(weights.get(0).get(k).dup().data().asFloat(),
+                    weights.get(1).get(k).dup().data().asFloat()), k);
+        }
+    }
+
+    @Test
     void statusOfARunStoppedInsideTheTokenizer() throws Exception {
         // a second run over the same images that stops after the tokenizer's first rounds, as if killed there
         // after its first checkpoint, and an uncommitted tokenize output of a run killed while writing

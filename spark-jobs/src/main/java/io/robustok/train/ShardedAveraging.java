@@ -28,8 +28,8 @@ import java.util.NoSuchElementException;
  * executors, one slice each, through Spark's shuffle (a reduce-scatter), instead of one treeAggregate into the
  * driver.
  *
- * <p>The state's tensors are laid end to end (parameters, then optimizer state when it is averaged) and cut into
- * S contiguous shards. Each worker, after its steps, writes S pieces (its slice of each shard times its sample
+ * <p>The state's float32 tensors are laid end to end (parameters, then optimizer state when it is averaged) and
+ * cut into S contiguous shards (tensors of other types, a few scalars, go whole with the summaries). Each worker, after its steps, writes S pieces (its slice of each shard times its sample
  * count, float32) to the shuffle as a stream, one piece at a time, then one summary record (metrics, counts,
  * timings). Reduce task s adds the W pieces of shard s as they arrive and returns the sum of that one slice; the
  * driver collects the S sums, lays them back into tensors and divides, exactly as it does with the tree's sum.
@@ -59,25 +59,35 @@ final class ShardedAveraging {
      * The averaged tensors in order, end to end: the names, their element counts, and S shard boundaries over the
      * concatenation. Built on the driver from the state it broadcasts; workers return tensors of the same names.
      */
-    record Layout(String[] names, boolean[] opt, long[] starts, long total, int shards) implements Serializable {
+    record Layout(String[] names, boolean[] opt, long[] starts, long total, int shards, String[] extras,
+                  boolean[] extraOpt) implements Serializable {
+        /**
+         * The float32 tensors of {@code s} (parameters, then optimizer state when it is averaged) in {@code shards}
+         * slices; tensors of any other type (a few scalars, e.g. the adaptive GAN weight kept in float64) are
+         * {@code extras}: they travel whole with the workers' summaries and are summed as the tree sums them, so
+         * that they keep their own precision.
+         */
         static Layout of(TrainState s, boolean withOptState, int shards) {
             List<String> names = new ArrayList<>();
             List<Boolean> opt = new ArrayList<>();
             List<Long> starts = new ArrayList<>();
+            List<String> extras = new ArrayList<>();
+            List<Boolean> extraOpt = new ArrayList<>();
             long total = 0;
-            for (Map.Entry<String, INDArray> e : s.params().entrySet()) {
+            List<Map.Entry<String, INDArray>> all = new ArrayList<>(s.params().entrySet());
+            int nParams = all.size();
+            if (withOptState) all.addAll(s.optState().entrySet());
+            for (int i = 0; i < all.size(); i++) {
+                Map.Entry<String, INDArray> e = all.get(i);
+                if (e.getValue().dataType() != DataType.FLOAT) {
+                    extras.add(e.getKey());
+                    extraOpt.add(i >= nParams);
+                    continue;
+                }
                 names.add(e.getKey());
-                opt.add(false);
+                opt.add(i >= nParams);
                 starts.add(total);
                 total += e.getValue().length();
-            }
-            if (withOptState) {
-                for (Map.Entry<String, INDArray> e : s.optState().entrySet()) {
-                    names.add(e.getKey());
-                    opt.add(true);
-                    starts.add(total);
-                    total += e.getValue().length();
-                }
             }
             if (total > 0 && shards > total) shards = (int) total;
             long[] st = new long[starts.size() + 1];
@@ -87,7 +97,10 @@ final class ShardedAveraging {
                 op[i] = opt.get(i);
             }
             st[op.length] = total;
-            return new Layout(names.toArray(new String[0]), op, st, total, Math.max(1, shards));
+            boolean[] xo = new boolean[extraOpt.size()];
+            for (int i = 0; i < xo.length; i++) xo[i] = extraOpt.get(i);
+            return new Layout(names.toArray(new String[0]), op, st, total, Math.max(1, shards),
+                    extras.toArray(new String[0]), xo);
         }
 
         long shardStart(int s) {
@@ -210,6 +223,14 @@ final class ShardedAveraging {
     static Iterator<Tuple2<Integer, Piece>> pieces(Layout layout, TrainState state, double weight, RoundResult summary,
                                                    Runnable onDone) {
         boolean send = state != null && !summary.bad && summary.samples > 0;
+        if (send) {
+            for (int i = 0; i < layout.extras().length; i++) {
+                String name = layout.extras()[i];
+                INDArray v = layout.extraOpt()[i] ? state.optState().get(name) : state.params().get(name);
+                if (v == null) throw new IllegalStateException("worker has no tensor " + name);
+                (layout.extraOpt()[i] ? summary.optState : summary.params).put(name, ParameterAveragingMaster.weighted(v, weight, null));
+            }
+        }
         return new Iterator<>() {
             int next = send ? 0 : layout.shards();
             boolean summarySent;
@@ -319,6 +340,7 @@ final class ShardedAveraging {
             res.optState.clear();
             return res;
         }
+        // res already holds the extras' sums (merged with the summaries); the float32 tensors come from the slices
         LinkedHashMap<String, INDArray> params = new LinkedHashMap<>();
         LinkedHashMap<String, INDArray> opt = new LinkedHashMap<>();
         for (int t = 0; t < layout.names().length; t++) {

@@ -48,6 +48,8 @@ public final class SimulatedScalingBenchmark {
         a.put("nd4j-maxbytes", "2g");
         a.put("driver-nd4j", "");
         a.put("trainer", "");
+        // any Spark properties, ';'-separated key=value (e.g. spark.shuffle.compress=false)
+        a.put("spark", "");
         // the trainer's levers, for before/after runs: ND4J's per-element array serializer, broadcast compression
         a.put("nd4j-kryo", "false");
         a.put("broadcast-compress", "false");
@@ -87,6 +89,12 @@ public final class SimulatedScalingBenchmark {
                         conf.add("spark.conf.\"spark.executorEnv.JAVA_TOOL_OPTIONS\"=\"-Drobustok.nd4j-kryo=true\"");
                     }
                     if (!a.get("trainer").isEmpty()) for (String kv : a.get("trainer").split(";")) conf.add("trainer." + kv);
+                    if (!a.get("spark").isEmpty()) {
+                        for (String kv : a.get("spark").split(";")) {
+                            int eq = kv.indexOf('=');
+                            conf.add("spark.conf.\"" + kv.substring(0, eq) + "\"=\"" + kv.substring(eq + 1) + "\"");
+                        }
+                    }
                     Settings settings = Settings.load(null, conf);
                     SparkSession spark = SparkRuntime.session(settings);
                     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());

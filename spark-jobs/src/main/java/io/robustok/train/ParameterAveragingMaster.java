@@ -151,6 +151,7 @@ public final class ParameterAveragingMaster {
         ShardedAveraging.Layout layout = cfg.aggregation() == TrainerConfig.Aggregation.SHARDED
                 ? ShardedAveraging.Layout.of(state, cfg.averageUpdater(),
                         ShardedAveraging.shardCount(cfg.shards(), stateBytes, workers)) : null;
+        checkTransferLimits(jsc.getConf(), sentBytes(state, cfg), cfg.aggregation(), layout, task.name());
         if (layout != null) {
             log.info("{}: sharded aggregation, {} slices of ~{} MB", task.name(), layout.shards(),
                     String.format(Locale.ROOT, "%.1f", layout.total() * 4.0 / layout.shards() / 1e6));
@@ -525,6 +526,49 @@ public final class ParameterAveragingMaster {
 
     /** Driver-side timings of a round. */
     private record RoundTimes(double broadcastSec, double scheduleSec, double updateSec, long stateBytes) {
+    }
+
+    /** Bytes a worker sends back per round: parameters, plus optimizer state when averaged, in the wire format. */
+    static long sentBytes(TrainState s, TrainerConfig cfg) {
+        long n = 0;
+        int half = cfg.transferFormat() == TrainerConfig.TransferFormat.FLOAT32 ? 1 : 2;
+        for (INDArray a : s.params().values()) n += a.length() * a.dataType().width() / (a.dataType().isFPType() ? half : 1);
+        if (cfg.averageUpdater()) {
+            for (INDArray a : s.optState().values()) n += a.length() * a.dataType().width() / (a.dataType().isFPType() ? half : 1);
+        }
+        return n;
+    }
+
+    /**
+     * Fails before the first round when a round's results cannot pass Spark's limits: under the tree each worker
+     * returns its whole state as one task result, serialized into one buffer of at most
+     * spark.kryoserializer.buffer.max; under sharding each slice is one result; either way the state's bytes reach
+     * the driver, at most spark.driver.maxResultSize of them.
+     */
+    static void checkTransferLimits(org.apache.spark.SparkConf conf, long sent, TrainerConfig.Aggregation aggregation,
+                                    ShardedAveraging.Layout layout, String name) {
+        String gb = String.format(Locale.ROOT, "%.2f GB", sent / 1e9);
+        long maxResult = conf.getSizeAsBytes("spark.driver.maxResultSize", "1g");
+        if (maxResult > 0 && sent > maxResult) {
+            throw new io.robustok.cli.UserError(name + ": each round brings the averaged state (" + gb + ") to the driver, "
+                    + "above spark.driver.maxResultSize (" + conf.get("spark.driver.maxResultSize", "1g") + "); raise it with "
+                    + "spark.conf { \"spark.driver.maxResultSize\" = \"" + (sent / (1L << 30) + 2) + "g\" } (0 = no limit) and "
+                    + "give the driver the memory for it");
+        }
+        if (!conf.get("spark.serializer", "").endsWith("KryoSerializer")) return;
+        long buffer = conf.getSizeAsBytes("spark.kryoserializer.buffer.max", "64m");
+        // a result carries its tensors plus a few KB of names, shapes and counters
+        long largest = aggregation == TrainerConfig.Aggregation.SHARDED && layout != null
+                ? 4 * (layout.total() + layout.shards() - 1) / layout.shards() : sent;
+        if (largest + (64 << 10) > buffer) {
+            throw new io.robustok.cli.UserError(name + (aggregation == TrainerConfig.Aggregation.TREE
+                    ? ": each worker returns its whole state (" + gb + ") as one task result, above "
+                    + "spark.kryoserializer.buffer.max (" + conf.get("spark.kryoserializer.buffer.max", "64m")
+                    + "; at most 2047m); set trainer.aggregation = sharded, which returns the state in slices"
+                    : ": a slice of the state (" + String.format(Locale.ROOT, "%.2f GB", largest / 1e9) + ") is above "
+                    + "spark.kryoserializer.buffer.max (" + conf.get("spark.kryoserializer.buffer.max", "64m")
+                    + "); set trainer.shards = 0 (slices of at most 128 MB) or more slices"));
+        }
     }
 
     static long bytes(TrainState s) {

@@ -199,6 +199,34 @@ class ShardedAveragingTest {
     }
 
     @Test
+    void aStateTooBigForOneTaskResultIsRefusedBeforeTrainingWithTheFix() {
+        SparkConf conf = new SparkConf().set("spark.serializer", KryoSerializer.class.getName())
+                .set("spark.kryoserializer.buffer.max", "1m").set("spark.driver.maxResultSize", "4m");
+        // 512k float32 parameters: 2 MB, twice the buffer
+        INDArray w = Nd4j.zeros(DataType.FLOAT, 512, 1024);
+        TrainState s = new TrainState(Map.of("w", w), Map.of("w#m", w.dup()));
+        TrainerConfig tree = TrainerConfig.simple(2, 1, 1, 1).withAverageUpdater(false);
+        long sent = ParameterAveragingMaster.sentBytes(s, tree);
+        assertEquals(2L << 20, sent, "parameters only: the optimizer state is not averaged");
+        var e = assertThrows(io.robustok.cli.UserError.class, () -> ParameterAveragingMaster.checkTransferLimits(conf, sent,
+                TrainerConfig.Aggregation.TREE, null, "big"));
+        assertTrue(e.getMessage().contains("spark.kryoserializer.buffer.max") && e.getMessage().contains("trainer.aggregation = sharded"),
+                e.getMessage());
+        // sharded in 8 slices of 256 KB passes; in one slice of 2 MB it names trainer.shards
+        ParameterAveragingMaster.checkTransferLimits(conf, sent, TrainerConfig.Aggregation.SHARDED,
+                ShardedAveraging.Layout.of(s, false, 8), "big");
+        var one = assertThrows(io.robustok.cli.UserError.class, () -> ParameterAveragingMaster.checkTransferLimits(conf, sent,
+                TrainerConfig.Aggregation.SHARDED, ShardedAveraging.Layout.of(s, false, 1), "big"));
+        assertTrue(one.getMessage().contains("trainer.shards"), one.getMessage());
+        // with the optimizer state the driver would receive 4 MB + : above spark.driver.maxResultSize either way
+        long withOpt = ParameterAveragingMaster.sentBytes(s, TrainerConfig.simple(2, 1, 1, 1));
+        conf.set("spark.driver.maxResultSize", "3m");
+        var driver = assertThrows(io.robustok.cli.UserError.class, () -> ParameterAveragingMaster.checkTransferLimits(conf,
+                withOpt, TrainerConfig.Aggregation.SHARDED, ShardedAveraging.Layout.of(s, true, 16), "big"));
+        assertTrue(driver.getMessage().contains("spark.driver.maxResultSize"), driver.getMessage());
+    }
+
+    @Test
     void configNamesTheKeysAndRefusesLossyFormatsWithSharding() {
         TrainerConfig defaults = TrainerConfig.from(Settings.load(null, List.of()).config());
         assertEquals(TrainerConfig.Aggregation.TREE, defaults.aggregation());

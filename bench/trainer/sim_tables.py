@@ -45,8 +45,11 @@ def one(r):
     return None
 
 
+# per-process CPU seconds per round (newer runs): the driver's and the busiest executor's
+cpu = any("driver_cpu_s" in r for r in cells)
 head = "| P | W | f | state MB | round s | overhead s | broadcast | schedule | result prep | transfer | sum | update | " \
-       + " | ".join("eff @%d ms" % round(t * 1e3) for t in steps) + " | overhead share @%d ms | eff measured |" % round(steps[len(steps) // 2] * 1e3)
+       + " | ".join("eff @%d ms" % round(t * 1e3) for t in steps) + " | overhead share @%d ms | eff measured |" % round(steps[len(steps) // 2] * 1e3) \
+       + (" driver CPU s | executor CPU s (max) |" if cpu else "")
 print(head)
 print("|" + "---|" * (head.count("|") - 1))
 for r in cells:
@@ -58,9 +61,10 @@ for r in cells:
     effs = ["%.0f%%" % (100 * (f * t + o1["overhead_s"]) / (f * t + ow)) if o1 else "-" for t in steps]
     tm = steps[len(steps) // 2]
     em = "%.0f%%" % (100 * r["steps_per_s"] / (r["executors"] * o1["steps_per_s"])) if o1 else "-"
-    print("| %.0fM | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %.0f%% | %s |" % (
+    extra = (" %.2f | %.2f |" % (r["driver_cpu_s"], r["executor_cpu_s_max"]) if "driver_cpu_s" in r else " - | - |") if cpu else ""
+    print("| %.0fM | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %.0f%% | %s |%s" % (
         r["params"] / 1e6, r["executors"], f, r["state_mb"], r["round_s"], ow, r["broadcast_s"], r["schedule_s"],
-        r["result_prep_s"], r["transfer_s"], r["sum_s"], r["update_s"], " | ".join(effs), 100 * ow / (f * tm + ow), em))
+        r["result_prep_s"], r["transfer_s"], r["sum_s"], r["update_s"], " | ".join(effs), 100 * ow / (f * tm + ow), em, extra))
 
 loads = sorted({(r["file"], r.get("load_before", "")[:14], r.get("load_after", "")[:14]) for r in cells if "failed" not in r})
 print()

@@ -111,11 +111,14 @@ public final class SimulatedScalingBenchmark {
                         JavaRDD<Long> data = jsc.parallelize(LongStream.range(0, rows).boxed().toList(), w);
                         Path dir = Files.createTempDirectory("bench-sim");
                         TrainerConfig cfg = base.withWorkers(w, f).withEpochs(1).withSchedule(LrSchedule.Mode.CONSTANT, 0, 1);
+                        Map<Long, Double> cpu0 = cpuSeconds();
                         long t0 = System.nanoTime();
                         ParameterAveragingMaster.fit(data, task, cfg, dir.toString());
                         double fitSec = (System.nanoTime() - t0) / 1e9;
+                        Map<Long, Double> cpu1 = cpuSeconds();
                         Map<String, Object> row = cell(dir.resolve("metrics.jsonl"), p, moments, w, f, stepMs);
                         row.put("fit_s", fitSec);
+                        cpuPerRound(row, cpu0, cpu1, rounds + 1);
                         row.put("load_before", load0);
                         row.put("load_after", loadAverage());
                         results.add(row);
@@ -193,6 +196,54 @@ public final class SimulatedScalingBenchmark {
         }
         if (out.getParent() != null) Files.createDirectories(out.getParent());
         Files.writeString(out, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(doc));
+    }
+
+    /** CPU seconds (user + system) so far of this JVM (key 0) and of every executor JVM on the machine (by pid). */
+    static Map<Long, Double> cpuSeconds() {
+        Map<Long, Double> m = new LinkedHashMap<>();
+        m.put(0L, procCpu(ProcessHandle.current().pid()));
+        ProcessHandle.allProcesses().forEach(h -> {
+            String cmd;
+            try {
+                cmd = Files.readString(Path.of("/proc/" + h.pid() + "/cmdline"));
+            } catch (Exception e) {
+                return;
+            }
+            if (cmd.contains("CoarseGrainedExecutorBackend")) m.put(h.pid(), procCpu(h.pid()));
+        });
+        return m;
+    }
+
+    /** utime + stime of a process from /proc/PID/stat, seconds (USER_HZ = 100 on Linux). */
+    static double procCpu(long pid) {
+        try {
+            String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+            // fields after the command: state(3) ... utime(14) stime(15), i.e. indices 11 and 12 here
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (Exception e) {
+            return Double.NaN;
+        }
+    }
+
+    /**
+     * The driver's and the executors' CPU seconds per round over one fit (the harness's JVM is the driver; the
+     * Master and Workers idle): what each process would spend of its own host's CPU on a cluster. The slowest
+     * executor plus the driver bound the CPU part of a round's overhead there (the phases are sequential).
+     */
+    static void cpuPerRound(Map<String, Object> row, Map<Long, Double> before, Map<Long, Double> after, int rounds) {
+        row.put("driver_cpu_s", (after.get(0L) - before.get(0L)) / rounds);
+        double max = 0, sum = 0;
+        int n = 0;
+        for (Map.Entry<Long, Double> e : after.entrySet()) {
+            if (e.getKey() == 0L) continue;
+            double d = (e.getValue() - before.getOrDefault(e.getKey(), e.getValue())) / rounds;
+            max = Math.max(max, d);
+            sum += d;
+            n++;
+        }
+        row.put("executor_cpu_s_max", max);
+        row.put("executor_cpu_s_mean", n == 0 ? 0 : sum / n);
     }
 
     static String loadAverage() {

@@ -5,7 +5,11 @@ import com.esotericsoftware.kryo.KryoSerializable;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import org.apache.spark.Partitioner;
+import org.apache.spark.ShuffleDependency;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.rdd.RDD;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -372,10 +376,28 @@ final class ShardedAveraging {
 
     /** The round: each worker's pieces through the shuffle to S reduce tasks, their sums to the driver. */
     static RoundResult round(JavaRDD<Tuple2<Integer, Piece>> pieces, Layout layout, TrainState like) {
-        List<Piece> sums = pieces.mapToPair(t -> t)
-                .partitionBy(new ShardPartitioner(layout.shards()))
-                .mapPartitionsWithIndex(ShardedAveraging::sum, false)
-                .collect();
-        return assemble(layout, like, sums);
+        JavaPairRDD<Integer, Piece> shuffled = pieces.mapToPair(t -> t).partitionBy(new ShardPartitioner(layout.shards()));
+        try {
+            List<Piece> sums = shuffled.mapPartitionsWithIndex(ShardedAveraging::sum, false).collect();
+            return assemble(layout, like, sums);
+        } finally {
+            removeShuffle(shuffled.rdd());
+        }
+    }
+
+    /**
+     * Deletes a round's shuffle files now. Spark removes a shuffle's files only once the driver's garbage
+     * collector has dropped its RDD (ContextCleaner; a periodic collection every 30 minutes by default); each round
+     * writes W states' worth of them, which over thousands of rounds would fill the executors' disks first.
+     */
+    static void removeShuffle(RDD<?> shuffled) {
+        if (shuffled.dependencies().isEmpty() || !(shuffled.dependencies().head() instanceof ShuffleDependency<?, ?, ?> dep)) return;
+        SparkContext sc = shuffled.context();
+        if (sc.cleaner().isDefined()) {
+            sc.cleaner().get().doCleanupShuffle(dep.shuffleId(), false);
+        } else {
+            sc.env().mapOutputTracker().unregisterShuffle(dep.shuffleId());
+            sc.env().blockManager().master().removeShuffle(dep.shuffleId(), false);
+        }
     }
 }

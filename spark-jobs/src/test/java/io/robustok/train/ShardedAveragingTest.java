@@ -83,6 +83,37 @@ class ShardedAveragingTest {
         }
     }
 
+    /**
+     * Ids of the shuffles with files on this (local-mode) block manager's disk whose map outputs have
+     * {@code partitions} reduce partitions (an index file holds partitions + 1 offsets).
+     */
+    private static Set<String> shuffleIds(int partitions) throws Exception {
+        Set<String> ids = new HashSet<>();
+        for (java.io.File dir : org.apache.spark.SparkEnv.get().blockManager().diskBlockManager().localDirs()) {
+            try (var files = Files.walk(dir.toPath())) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String n = f.getFileName().toString();
+                    if (n.startsWith("shuffle_") && n.endsWith(".index") && Files.size(f) == 8L * (partitions + 1)) ids.add(n.split("_")[1]);
+                }
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    void eachRoundsShuffleFilesAreDeletedWhenTheRoundEnds(@TempDir Path tmp) throws Exception {
+        // 7 slices: no other shuffle of this test class has 7 reduce partitions (the epochs' have rounds x workers = 8)
+        var r = ParameterAveragingMaster.fit(jsc.parallelize(LinearTask.data(64, 3, 5), 3), new LinearTask(3, 4, LinearTask.Opt.ADAM, 0.02),
+                config(2).withAggregation(TrainerConfig.Aggregation.SHARDED, 7), tmp.resolve("out").toString());
+        assertEquals(12, r.progress().round());
+        Set<String> left = shuffleIds(7);
+        for (int i = 0; i < 50 && !left.isEmpty(); i++) { // removal is asynchronous
+            Thread.sleep(100);
+            left = shuffleIds(7);
+        }
+        assertEquals(Set.of(), left, "the rounds' shuffles left on disk after the fit");
+    }
+
     @Test
     void threeWorkersWithTheDriversOptimizerStateMatchTheTreeToRounding(@TempDir Path tmp) {
         List<float[]> rows = LinearTask.data(96, 3, 4);

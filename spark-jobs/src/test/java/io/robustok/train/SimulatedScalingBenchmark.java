@@ -40,6 +40,8 @@ public final class SimulatedScalingBenchmark {
         a.put("executors", "1,2,4,8");
         a.put("freq", "1,5,20,50");
         a.put("rounds", "4");
+        // rounds of the warm-up fit (JIT, worker build, first allocations) on each cluster
+        a.put("warmup-rounds", "3");
         a.put("step-ms", "20");
         a.put("steps-ms", "40,80,160");
         a.put("moments", "1");
@@ -103,7 +105,7 @@ public final class SimulatedScalingBenchmark {
                     TrainerConfig base = TrainerConfig.from(settings.config());
                     // warm-up fit (worker build, JIT, first off-heap allocations on every executor), not reported
                     Path warm = Files.createTempDirectory("bench-sim-warm");
-                    ParameterAveragingMaster.fit(jsc.parallelize(LongStream.range(0, 3L * w).boxed().toList(), w), task,
+                    ParameterAveragingMaster.fit(jsc.parallelize(LongStream.range(0, Long.parseLong(a.get("warmup-rounds")) * w).boxed().toList(), w), task,
                             base.withWorkers(w, 1).withEpochs(1).withSchedule(LrSchedule.Mode.CONSTANT, 0, 1), warm.toString());
                     delete(warm);
                     for (int f : freqs) {

@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>A round, read top to bottom in {@link #fit}: the driver broadcasts the current {@link TrainState}; each of
  * W partitions borrows its executor's cached {@link Worker}, loads the state, runs up to averaging-frequency
  * minibatches through {@link Worker#step}, and returns its parameters (and optimizer state) times its sample
- * count; treeAggregate sums them and the driver divides by the total. Then EMA, metrics, checkpoint.
+ * count; treeAggregate sums them (or, with trainer.aggregation = sharded, the executors sum them slice by slice
+ * through the shuffle: {@link ShardedAveraging}) and the driver divides by the total. Then EMA, metrics, checkpoint.
  *
  * <p>Data: each epoch the records are put in a seeded pseudo-random order (a bijection of their index, no
  * materialised permutation) and shuffled ONCE into rounds x W partitions; round r runs on partitions

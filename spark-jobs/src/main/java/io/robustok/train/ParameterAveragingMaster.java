@@ -198,8 +198,10 @@ public final class ParameterAveragingMaster {
                     String reason = res.bad ? res.badReason : res.samples == 0 ? "no samples" : "";
                     if (!bad) {
                         for (int i = 0; i < means.length && i < res.metricSums.length; i++) means[i] = res.metricSums[i] / res.samples;
-                        TrainState next = average(res, state, cfg.averageUpdater());
-                        if (!Double.isFinite(means[0]) || !finite(next.params())) {
+                        TrainState next = layout != null ? ShardedAveraging.average(res, state, layout, cfg.averageUpdater())
+                                : average(res, state, cfg.averageUpdater());
+                        // sharded: the reduce tasks checked the sliced tensors
+                        if (!Double.isFinite(means[0]) || !(layout != null ? ShardedAveraging.extrasFinite(next, layout) : finite(next.params()))) {
                             bad = true;
                             reason = "non-finite averaged parameters or loss";
                         } else {

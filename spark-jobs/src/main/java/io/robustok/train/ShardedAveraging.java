@@ -35,8 +35,9 @@ import java.util.NoSuchElementException;
  * <p>The state's float32 tensors are laid end to end (parameters, then optimizer state when it is averaged) and
  * cut into S contiguous shards (tensors of other types, a few scalars, go whole with the summaries). Each worker, after its steps, writes S pieces (its slice of each shard times its sample
  * count, float32) to the shuffle as a stream, one piece at a time, then one summary record (metrics, counts,
- * timings). Reduce task s adds the W pieces of shard s as they arrive and returns the sum of that one slice; the
- * driver collects the S sums, lays them back into tensors and divides, exactly as it does with the tree's sum.
+ * timings). Reduce task s adds the W pieces of shard s as they arrive, divides by the total sample count and checks
+ * that the mean is finite (the float32 division the driver does for the tree's sum, so the same bits); the driver
+ * collects the S means and lays them back into tensors.
  *
  * <p>What it changes against the tree: no worker builds its whole state as one task result (a result is
  * serialized into a single buffer of at most {@code spark.kryoserializer.buffer.max}, so a state above ~1 GB
@@ -142,19 +143,26 @@ final class ShardedAveraging {
         int shard;
         float[] data;
         RoundResult meta;
+        /** A worker's piece: its sample count (the weight its slice carries); a reduce task's: the total. */
+        long samples;
+        /** A reduce task's mean: whether every element came out finite. */
+        boolean finite = true;
 
         Piece() {
         }
 
-        Piece(int shard, float[] data, RoundResult meta) {
+        Piece(int shard, float[] data, RoundResult meta, long samples) {
             this.shard = shard;
             this.data = data;
             this.meta = meta;
+            this.samples = samples;
         }
 
         @Override
         public void write(Kryo kryo, Output out) {
             out.writeInt(shard, true);
+            out.writeLong(samples, true);
+            out.writeBoolean(finite);
             kryo.writeClassAndObject(out, meta);
             out.writeInt(data == null ? -1 : data.length, true);
             if (data == null) return;
@@ -172,6 +180,8 @@ final class ShardedAveraging {
         @Override
         public void read(Kryo kryo, Input in) {
             shard = in.readInt(true);
+            samples = in.readLong(true);
+            finite = in.readBoolean();
             meta = (RoundResult) kryo.readClassAndObject(in);
             int len = in.readInt(true);
             if (len < 0) return;
@@ -250,7 +260,7 @@ final class ShardedAveraging {
                 if (summarySent) throw new NoSuchElementException();
                 if (next < layout.shards()) {
                     int s = next++;
-                    return new Tuple2<>(s, new Piece(s, slice(layout, state, s, (float) weight), null));
+                    return new Tuple2<>(s, new Piece(s, slice(layout, state, s, (float) weight), null, summary.samples));
                 }
                 summarySent = true;
                 double prep = (System.nanoTime() - t0) / 1e9;
@@ -259,7 +269,7 @@ final class ShardedAveraging {
                 summary.maxEndUs = RoundResult.nowUs();
                 onDone.run();
                 // the summary travels with shard 0, whose reduce task merges the workers' summaries
-                return new Tuple2<>(0, new Piece(0, null, summary));
+                return new Tuple2<>(0, new Piece(0, null, summary, 0));
             }
         };
     }
@@ -303,15 +313,21 @@ final class ShardedAveraging {
         return b.asFloatBuffer();
     }
 
-    /** The reduce side: the pieces of one shard added as they arrive, and the workers' summaries merged. */
+    /**
+     * The reduce side: the pieces of one shard added as they arrive and divided by the samples they carry (the
+     * mean, which the driver would otherwise compute: the same float32 division, so the same bits), with a
+     * finiteness check; and the workers' summaries merged.
+     */
     static Iterator<Piece> sum(int shard, Iterator<Tuple2<Integer, Piece>> in) {
         float[] acc = null;
+        long samples = 0;
         RoundResult meta = RoundResult.empty();
         double sumSec = 0;
         while (in.hasNext()) {
             Piece p = in.next()._2();
             if (p.meta != null) meta = meta.merge(p.meta);
             if (p.data == null) continue;
+            samples += p.samples;
             long t0 = System.nanoTime();
             if (acc == null) {
                 acc = p.data;
@@ -322,23 +338,45 @@ final class ShardedAveraging {
             }
             sumSec += (System.nanoTime() - t0) / 1e9;
         }
+        boolean finite = true;
+        if (acc != null && samples > 0) {
+            long t0 = System.nanoTime();
+            float n = samples;
+            for (int i = 0; i < acc.length; i++) {
+                float v = acc[i] / n;
+                acc[i] = v;
+                finite &= Float.isFinite(v);
+            }
+            sumSec += (System.nanoTime() - t0) / 1e9;
+        }
         meta.sumSec += sumSec;
-        return Collections.singletonList(new Piece(shard, acc, meta)).iterator();
+        Piece out = new Piece(shard, acc, meta, samples);
+        out.finite = finite;
+        return Collections.singletonList(out).iterator();
     }
 
-    /** Summed shards in, the round's result out: the summaries merged, the sums laid back into tensors. */
+    /**
+     * The reduce tasks' means in, the round's result out: the summaries merged (with the extras' sums), the means
+     * laid back into tensors; a non-finite mean drops the round. {@link #average} then finishes the state.
+     */
     static RoundResult assemble(Layout layout, TrainState like, List<Piece> sums) {
         RoundResult res = RoundResult.empty();
         float[][] byShard = new float[layout.shards()][];
         double sumSec = 0;
+        boolean finite = true;
         for (Piece p : sums) {
             // each reduce task's adding time counts (a merge skips a summary of no workers, and with it its time)
             sumSec += p.meta.sumSec;
             p.meta.sumSec = 0;
             res = res.merge(p.meta);
             byShard[p.shard] = p.data;
+            finite &= p.finite;
         }
         res.sumSec = sumSec;
+        if (!finite && !res.bad) {
+            res.bad = true;
+            res.badReason = "non-finite averaged parameters";
+        }
         if (res.bad || res.samples == 0) {
             res.params.clear();
             res.optState.clear();
@@ -374,7 +412,41 @@ final class ShardedAveraging {
         return res;
     }
 
-    /** The round: each worker's pieces through the shuffle to S reduce tasks, their sums to the driver. */
+    /**
+     * The averaged state from {@link #assemble}'s result: the sliced tensors are already means; the extras are
+     * sums, divided here as the tree's are; optimizer state not averaged stays the driver's.
+     */
+    static TrainState average(RoundResult res, TrainState previous, Layout layout, boolean averageUpdater) {
+        java.util.Set<String> extras = java.util.Set.of(layout.extras());
+        LinkedHashMap<String, INDArray> p = new LinkedHashMap<>();
+        for (Map.Entry<String, INDArray> e : previous.params().entrySet()) {
+            p.put(e.getKey(), finish(res.params.get(e.getKey()), e.getValue(), extras.contains(e.getKey()), res.samples, e.getKey()));
+        }
+        LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
+        for (Map.Entry<String, INDArray> e : previous.optState().entrySet()) {
+            o.put(e.getKey(), averageUpdater
+                    ? finish(res.optState.get(e.getKey()), e.getValue(), extras.contains(e.getKey()), res.samples, e.getKey())
+                    : e.getValue());
+        }
+        return new TrainState(p, o);
+    }
+
+    private static INDArray finish(INDArray v, INDArray like, boolean sum, long samples, String name) {
+        if (v == null) throw new IllegalStateException("no worker returned tensor " + name);
+        if (v.dataType() != like.dataType()) v = v.castTo(like.dataType());
+        return sum ? v.divi(samples) : v;
+    }
+
+    /** Whether the extras (the tensors the reduce tasks did not check) of an averaged state are finite. */
+    static boolean extrasFinite(TrainState s, Layout layout) {
+        for (String name : layout.extras()) {
+            INDArray a = s.params().containsKey(name) ? s.params().get(name) : s.optState().get(name);
+            if (a != null && !a.isEmpty() && !Double.isFinite(a.sumNumber().doubleValue())) return false;
+        }
+        return true;
+    }
+
+    /** The round: each worker's pieces through the shuffle to S reduce tasks, their means to the driver. */
     static RoundResult round(JavaRDD<Tuple2<Integer, Piece>> pieces, Layout layout, TrainState like) {
         JavaPairRDD<Integer, Piece> shuffled = pieces.mapToPair(t -> t).partitionBy(new ShardPartitioner(layout.shards()));
         try {

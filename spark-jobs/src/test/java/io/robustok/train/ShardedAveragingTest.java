@@ -218,7 +218,8 @@ class ShardedAveragingTest {
         assertEquals(5, res.samples);
         assertEquals(2, res.workers);
         assertArrayEquals(new double[]{5}, res.metricSums, 0);
-        TrainState avg = ParameterAveragingMaster.average(res, s, true);
+        TrainState avg = ShardedAveraging.average(res, s, withOpt, true);
+        assertTrue(ShardedAveraging.extrasFinite(avg, withOpt));
         // (2 x + 3 x) / 5 = x, each tensor back in its own shape and type
         assertArrayEquals(a.toDoubleVector(), avg.params().get("a").toDoubleVector(), 1e-6);
         assertArrayEquals(new long[]{1, 5}, avg.params().get("a").shape());
@@ -227,6 +228,20 @@ class ShardedAveragingTest {
         assertArrayEquals(c.toDoubleVector(), avg.params().get("c").toDoubleVector(), 1e-6);
         assertArrayEquals(new double[]{1, 3, 5, 7, 9, 11, 13}, avg.params().get("c").toDoubleVector(), 1e-6);
         assertArrayEquals(m.toDoubleVector(), avg.optState().get("a#m").toDoubleVector(), 1e-6);
+
+        // finite pieces whose sum overflows float32: the reduce task's mean is not finite and the round is dropped
+        List<Tuple2<Integer, ShardedAveraging.Piece>> huge = new ArrayList<>();
+        for (int i = 0; i < 2; i++) huge.add(new Tuple2<>(0, new ShardedAveraging.Piece(0, new float[]{3e38f, 1}, null, 1)));
+        ShardedAveraging.Piece overflow = ShardedAveraging.sum(0, huge.iterator()).next();
+        assertFalse(overflow.finite);
+        RoundResult meta = new RoundResult();
+        meta.workers = 2;
+        meta.samples = 2;
+        overflow.meta = meta;
+        ShardedAveraging.Layout two = ShardedAveraging.Layout.of(new TrainState(Map.of("v", Nd4j.zeros(DataType.FLOAT, 2)), Map.of()), false, 1);
+        RoundResult dropped = ShardedAveraging.assemble(two, new TrainState(Map.of("v", Nd4j.zeros(DataType.FLOAT, 2)), Map.of()),
+                List.of(overflow));
+        assertTrue(dropped.bad && dropped.badReason.contains("non-finite"), dropped.badReason);
     }
 
     @Test

@@ -256,7 +256,7 @@ public final class ParameterAveragingMaster {
             }
             if (!savedAtEnd && progress.badRounds() == 0) lastCheckpoint = ckpts.save(state, ema.params(), progress, meta);
             if (roundsThisRun > 0 && stepsThisRun > 0) {
-                log.info("{}: {}", task.name(), AveragingCostModel.describe(overheadSec / roundsThisRun, overheadSec / runSec,
+                log.info("{}: {}", task.name(), AveragingCostModel.describe(cfg.aggregation(), overheadSec / roundsThisRun, overheadSec / runSec,
                         stateBytes, workers, cfg.networkGbps(), cfg.averagingFrequency(), stepSec / stepsThisRun));
             }
             log.info("{}: {} at epoch {} step {} after {} rounds in this run ({} s); checkpoint {}", task.name(),

@@ -171,13 +171,26 @@ class SimulatedTaskTest {
     @Test
     void costModelFrequencyIsTheSmallestThatKeepsTheShareUnderTheBound() {
         long bytes = 1_376_000_000L; // 172M parameters + one optimizer tensor, float32
-        for (int w : new int[]{1, 4, 8}) {
-            for (double t : new double[]{0.15, 0.3, 0.6}) {
-                int f = AveragingCostModel.frequencyFor(bytes, w, 25, t, 0.10);
-                double o = AveragingCostModel.roundOverheadSec(bytes, w, 25);
-                assertTrue(o / (f * t + o) <= 0.10 + 1e-12, "f=" + f);
-                if (f > 1) assertTrue(o / ((f - 1) * t + o) > 0.10, "f-1 would do: " + (f - 1));
+        for (TrainerConfig.Aggregation agg : TrainerConfig.Aggregation.values()) {
+            for (int w : new int[]{1, 4, 8}) {
+                for (double t : new double[]{0.15, 0.3, 0.6}) {
+                    int f = AveragingCostModel.frequencyFor(agg, bytes, w, 25, t, 0.10);
+                    double o = AveragingCostModel.roundOverheadSec(agg, bytes, w, 25);
+                    assertTrue(o / (f * t + o) <= 0.10 + 1e-12, agg + " f=" + f);
+                    if (f > 1) assertTrue(o / ((f - 1) * t + o) > 0.10, agg + ": f-1 would do: " + (f - 1));
+                }
             }
+        }
+        // on the wire, sharding moves fewer bytes through the busiest link than the tree from W = 2 on
+        double gb = bytes / 1e9;
+        for (int w : new int[]{2, 8, 32}) {
+            double treeWire = AveragingCostModel.roundOverheadSec(TrainerConfig.Aggregation.TREE, bytes, w, 1)
+                    - AveragingCostModel.roundOverheadSec(TrainerConfig.Aggregation.TREE, bytes, w, Double.MAX_VALUE);
+            double shardedWire = AveragingCostModel.roundOverheadSec(TrainerConfig.Aggregation.SHARDED, bytes, w, 1)
+                    - AveragingCostModel.roundOverheadSec(TrainerConfig.Aggregation.SHARDED, bytes, w, Double.MAX_VALUE);
+            assertEquals(8 * gb * (1 + w), treeWire, 1e-6);
+            assertEquals(8 * gb * (3 - 1.0 / w), shardedWire, 1e-6);
+            assertTrue(shardedWire < treeWire, "W=" + w);
         }
         // more bytes, more workers or less bandwidth never cost less
         assertTrue(AveragingCostModel.roundOverheadSec(bytes, 8, 25) > AveragingCostModel.roundOverheadSec(bytes, 4, 25));

@@ -52,12 +52,6 @@ class ShardedAveragingTest {
         return TrainerConfig.simple(workers, 2, 3, 99).withSchedule(LrSchedule.Mode.EPOCH, 1, 0.1).withCheckpointEvery(2);
     }
 
-    private static Set<String> keys(Path metrics) throws Exception {
-        Set<String> k = new HashSet<>();
-        for (String line : Files.readAllLines(metrics)) JSON.readTree(line).fieldNames().forEachRemaining(k::add);
-        return k;
-    }
-
     @Test
     void twoWorkersTrainBitForBitAsTheTreeAndResumeExactly(@TempDir Path tmp) throws Exception {
         List<float[]> rows = LinearTask.data(64, 3, 21);
@@ -77,7 +71,7 @@ class ShardedAveragingTest {
         // and it trained: the weights moved from their start
         assertNotEquals(task.init().params().get("lin/w").getDouble(0), resumed.state().params().get("lin/w").getDouble(0));
         // the same metrics rows as the tree
-        assertEquals(keys(tmp.resolve("tree/metrics.jsonl")), keys(tmp.resolve("sharded/metrics.jsonl")));
+        assertEquals(SimulatedTaskTest.keys(tmp.resolve("tree/metrics.jsonl")), SimulatedTaskTest.keys(tmp.resolve("sharded/metrics.jsonl")));
         for (String line : Files.readAllLines(tmp.resolve("sharded/metrics.jsonl"))) {
             assertTrue(JSON.readTree(line).get("samples").asLong() == 16, line);
         }

@@ -445,18 +445,26 @@ public final class ParameterAveragingMaster {
 
     /** Sample-weighted mean of the workers' states; the driver's optimizer state when not averaging it. */
     static TrainState average(RoundResult res, TrainState previous, boolean averageUpdater) {
+        return average(res, previous, averageUpdater, k -> false);
+    }
+
+    /** As above, where the tensors {@code isMean} names arrived already divided (sharded averaging's slices). */
+    static TrainState average(RoundResult res, TrainState previous, boolean averageUpdater,
+                              java.util.function.Predicate<String> isMean) {
         double n = res.samples;
         LinkedHashMap<String, INDArray> p = new LinkedHashMap<>();
         for (String k : previous.params().keySet()) {
             INDArray sum = res.params.get(k);
             if (sum == null) throw new IllegalStateException("no worker returned parameter " + k);
-            p.put(k, asTypeOf(sum, previous.params().get(k)).divi(n));
+            INDArray v = asTypeOf(sum, previous.params().get(k));
+            p.put(k, isMean.test(k) ? v : v.divi(n));
         }
         LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
         for (String k : previous.optState().keySet()) {
             INDArray sum = averageUpdater ? res.optState.get(k) : null;
             if (averageUpdater && sum == null) throw new IllegalStateException("no worker returned optimizer state " + k);
-            o.put(k, averageUpdater ? asTypeOf(sum, previous.optState().get(k)).divi(n) : previous.optState().get(k));
+            INDArray v = averageUpdater ? asTypeOf(sum, previous.optState().get(k)) : previous.optState().get(k);
+            o.put(k, averageUpdater && !isMean.test(k) ? v.divi(n) : v);
         }
         return new TrainState(p, o);
     }

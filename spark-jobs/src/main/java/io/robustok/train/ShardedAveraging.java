@@ -418,32 +418,17 @@ final class ShardedAveraging {
      */
     static TrainState average(RoundResult res, TrainState previous, Layout layout, boolean averageUpdater) {
         java.util.Set<String> extras = java.util.Set.of(layout.extras());
-        LinkedHashMap<String, INDArray> p = new LinkedHashMap<>();
-        for (Map.Entry<String, INDArray> e : previous.params().entrySet()) {
-            p.put(e.getKey(), finish(res.params.get(e.getKey()), e.getValue(), extras.contains(e.getKey()), res.samples, e.getKey()));
-        }
-        LinkedHashMap<String, INDArray> o = new LinkedHashMap<>();
-        for (Map.Entry<String, INDArray> e : previous.optState().entrySet()) {
-            o.put(e.getKey(), averageUpdater
-                    ? finish(res.optState.get(e.getKey()), e.getValue(), extras.contains(e.getKey()), res.samples, e.getKey())
-                    : e.getValue());
-        }
-        return new TrainState(p, o);
-    }
-
-    private static INDArray finish(INDArray v, INDArray like, boolean sum, long samples, String name) {
-        if (v == null) throw new IllegalStateException("no worker returned tensor " + name);
-        if (v.dataType() != like.dataType()) v = v.castTo(like.dataType());
-        return sum ? v.divi(samples) : v;
+        return ParameterAveragingMaster.average(res, previous, averageUpdater, k -> !extras.contains(k));
     }
 
     /** Whether the extras (the tensors the reduce tasks did not check) of an averaged state are finite. */
     static boolean extrasFinite(TrainState s, Layout layout) {
+        Map<String, INDArray> extras = new LinkedHashMap<>();
         for (String name : layout.extras()) {
             INDArray a = s.params().containsKey(name) ? s.params().get(name) : s.optState().get(name);
-            if (a != null && !a.isEmpty() && !Double.isFinite(a.sumNumber().doubleValue())) return false;
+            if (a != null) extras.put(name, a);
         }
-        return true;
+        return ParameterAveragingMaster.finite(extras);
     }
 
     /** The round: each worker's pieces through the shuffle to S reduce tasks, their means to the driver. */

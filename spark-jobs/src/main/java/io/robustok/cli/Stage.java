@@ -21,6 +21,15 @@ public interface Stage {
      */
     void run(StageContext ctx) throws Exception;
 
+    /**
+     * Whether this config asks for the stage at all (post-training: {@code posttrain.enabled}). A disabled stage
+     * writes nothing: the pipeline and sweeps record it as skipped, status calls it not used, and its subcommand
+     * says so and returns.
+     */
+    default boolean enabled(Config c) {
+        return true;
+    }
+
     /** Whether {@code robustok pipeline} runs this stage (in registry order). */
     default boolean inPipeline() {
         return true;

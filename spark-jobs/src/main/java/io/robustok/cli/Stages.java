@@ -23,7 +23,8 @@ public final class Stages {
                 new io.robustok.jobs.eval.EvalStage(),
                 new io.robustok.jobs.PipelineStage(),
                 new io.robustok.jobs.ReportStage(),
-                new io.robustok.sweep.SweepStage()
+                new io.robustok.sweep.SweepStage(),
+                new io.robustok.sweep.StudyStage()
         );
     }
 

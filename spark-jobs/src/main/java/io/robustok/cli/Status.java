@@ -73,8 +73,9 @@ public final class Status {
         for (Stage s : stages) {
             if (!s.inPipeline()) continue;
             List<String> outs = s.outputs(c);
-            if (outs.isEmpty()) {
-                byStage.put(s.name(), new Line(s.name(), Verdict.NOT_USED, "nothing to write with this config"));
+            if (outs.isEmpty() || !s.enabled(c)) {
+                byStage.put(s.name(), new Line(s.name(), Verdict.NOT_USED, outs.isEmpty() ? "nothing to write with this config"
+                        : "not enabled by this config"));
                 continue;
             }
             try {

@@ -54,7 +54,7 @@ public final class StageGraph {
                     with(WORKERS, "generator", "trainer", "run.seed")),
             // pair-tokens' output does not depend on the worker count (per-row seeds, fixed sampler batches)
             node("pair-tokens", "pairs", null, List.of("tokenize", "train-generator", "train-tokenizer"),
-                    "posttrain.pairs", "posttrain.sigma", "posttrain.seed", "posttrain.pair-batch", "posttrain.sampling"),
+                    "posttrain.enabled", "posttrain.pairs", "posttrain.sigma", "posttrain.seed", "posttrain.pair-batch", "posttrain.sampling"),
             node("post-train", "posttrain", null, List.of("prep", "train-tokenizer", "train-generator", "pair-tokens"),
                     with(WORKERS, "posttrain", "trainer", "run.seed", "data.max-scale")),
             node("train-features", "features", "eval.feature-net.dir", List.of(),

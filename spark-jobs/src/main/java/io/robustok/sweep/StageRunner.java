@@ -78,7 +78,10 @@ public final class StageRunner {
         long t0 = System.nanoTime();
         io.robustok.spark.StageOutput.stageStarted();
         try {
-            if (store == null) {
+            if (!stage.enabled(ctx.settings().config())) {
+                st.put("status", "skipped");
+                log.info("{}: not enabled by this config, skipped", stage.name());
+            } else if (store == null) {
                 stage.run(stageCtx);
                 st.put("status", "ran");
             } else {

@@ -218,7 +218,9 @@ public final class Sweep {
             for (Node n : StageGraph.NODES) {
                 String id = v.ids.get(n.stage());
                 String cell;
-                if (!n.shared()) {
+                if (!io.robustok.cli.Stages.byName().get(n.stage()).enabled(v.settings.config())) {
+                    cell = "skip";
+                } else if (!n.shared()) {
                     cell = "run";
                 } else if (store.isComplete(n, id)) {
                     cell = "stored " + id.substring(0, 6);
@@ -240,7 +242,7 @@ public final class Sweep {
             out.println(row);
         }
         out.printf("%n%d stage outputs to compute, %d already stored, %d to take from sweep.adopt runs, %d shared with an "
-                + "earlier variant of this sweep (entries: <store>/<output>-<id>; run: not stored, skips itself when done)%n",
+                + "earlier variant of this sweep (entries: <store>/<output>-<id>; run: not stored, skips itself when done; skip: not enabled by the variant's config)%n",
                 compute, stored, adopted, sharedCount);
     }
 

@@ -28,13 +28,14 @@ import java.util.TreeMap;
  * base { tokenizer.trainer.epochs = 2 }          # overrides every variant shares
  * grid { tokenizer.perturb.alpha-max = [0.0, 0.5, 1.0] }   # every combination of these values
  * variants = [ { name = "no-ramp", overrides { tokenizer.perturb.ramp-end = 1 } } ]   # named override sets
+ * study { doc = "docs/REPRODUCTION.md", unperturbed = [none], perturbed = [anneal] }   # optional: see {@link Study}
  * </pre>
  * The grid's variants and the named ones together make the sweep (either may be absent, not both). A variant's
  * name, unless given, is built from its overrides ({@code alpha-max-0.5}). Every key must exist in
  * conf/defaults.conf: a misspelling stops the sweep with the closest valid key.
  */
 public final class SweepFile {
-    static final List<String> ENTRIES = List.of("name", "base", "grid", "variants");
+    static final List<String> ENTRIES = List.of("name", "base", "grid", "variants", "study");
 
     /** One variant: its name and its own overrides (key -> HOCON value), in the order written. */
     public record Variant(String name, Map<String, ConfigValue> overrides) {
@@ -50,12 +51,18 @@ public final class SweepFile {
     private final Map<String, ConfigValue> base;
     private final List<String> swept;
     private final List<Variant> variants;
+    private Config study = com.typesafe.config.ConfigFactory.empty();
 
     private SweepFile(String name, Map<String, ConfigValue> base, List<String> swept, List<Variant> variants) {
         this.name = name;
         this.base = base;
         this.swept = swept;
         this.variants = variants;
+    }
+
+    /** The file's {@code study} section (empty when absent): what {@code robustok study} writes up, see {@link Study}. */
+    public Config study() {
+        return study;
     }
 
     public String name() {
@@ -94,7 +101,7 @@ public final class SweepFile {
             if (!ENTRIES.contains(k)) {
                 String best = closest(k, ENTRIES);
                 throw new ConfigError("sweep file " + where + ": unknown entry '" + k + "': did you mean '" + best
-                        + "'? (a sweep file has name, base, grid and variants)");
+                        + "'? (a sweep file has name, base, grid, variants and study)");
             }
         }
         String name = c.hasPath("name") ? c.getString("name") : fallbackName;
@@ -173,7 +180,14 @@ public final class SweepFile {
             used.add(unique);
             named.add(new Variant(unique, v.overrides()));
         }
-        return new SweepFile(name, base, List.copyOf(swept), named);
+        SweepFile f = new SweepFile(name, base, List.copyOf(swept), named);
+        if (c.hasPath("study")) {
+            if (c.getValue("study").valueType() != ConfigValueType.OBJECT) {
+                throw new ConfigError("sweep file " + where + ": study must be an object, e.g. study { doc = \"docs/STUDY.md\" }");
+            }
+            f.study = c.getConfig("study");
+        }
+        return f;
     }
 
     /** The leaf keys under {@code path} with their values; keys must be in defaults.conf. */

@@ -48,7 +48,11 @@ public final class SweepResults {
     private SweepResults() {
     }
 
-    public static void write(Sweep sweep, Settings common) throws IOException {
+    /** The table and the rank correlations, as written. */
+    record Written(Table table, List<Map<String, Object>> correlations) {
+    }
+
+    public static Written write(Sweep sweep, Settings common) throws IOException {
         Config c = common.config();
         Table t = table(sweep);
         List<Map<String, Object>> corr = correlations(t, c.getInt("sweep.bootstrap"), c.getDouble("sweep.confidence"),
@@ -70,6 +74,7 @@ public final class SweepResults {
             throw e;
         }
         System.out.println(markdownTable(t, false));
+        return new Written(t, corr);
     }
 
     static Table table(Sweep sweep) {

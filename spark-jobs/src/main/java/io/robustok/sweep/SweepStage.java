@@ -56,11 +56,23 @@ public final class SweepStage implements Stage {
             throw new UserError("--force does not apply to a sweep (it would recompute what the variants share): to redo a "
                     + "stage output, delete its entry in sweep.store (--dry-run names it)");
         }
+        Ran ran = execute(ctx, file, dryRun);
+        if (ran == null) return;
+        failIfAny(ran.sweep());
+        System.out.println("sweep: results in " + ran.sweep().dir() + "/results");
+    }
+
+    /** A sweep that ran: its variants, the settings they share, and its results. */
+    record Ran(Sweep sweep, SweepFile file, Settings common, SweepResults.Written results) {
+    }
+
+    /** Plans the sweep of {@code file}, prints the plan, and unless {@code dryRun} runs it and writes its results. */
+    static Ran execute(StageContext ctx, File file, boolean dryRun) throws Exception {
         SweepFile sf = SweepFile.load(file);
         Settings base = ctx.settings();
         Sweep sweep = Sweep.plan(base, sf, file.getPath());
         sweep.printPlan(System.out);
-        if (dryRun) return;
+        if (dryRun) return null;
 
         Settings common = base.with(new SweepFile.Variant("base", sf.base()).overrideStrings());
         var c = common.config();
@@ -71,10 +83,15 @@ public final class SweepStage implements Stage {
             case "cluster" -> new ClusterSweep(sweep, c).run(parallel);
             default -> throw new UserError("sweep.mode = \"" + mode + "\": expected local or cluster");
         }
-        SweepResults.write(sweep, common);
+        SweepResults.Written results = SweepResults.write(sweep, common);
         for (Sweep.Variant v : sweep.variants()) {
             if (v.status().equals("duplicate")) System.out.println("sweep: variant " + v.name() + ": " + v.reason);
         }
+        return new Ran(sweep, sf, common, results);
+    }
+
+    /** Exit 1 (a UserError naming each) when a variant failed. */
+    static void failIfAny(Sweep sweep) {
         List<Sweep.Variant> failed = sweep.failures();
         if (!failed.isEmpty()) {
             throw new UserError(failed.size() + " of " + sweep.variants().size() + " variants failed: "
@@ -82,6 +99,5 @@ public final class SweepStage implements Stage {
                             + (v.status().equals("failed") ? "; log " + v.log() : "") + ")").collect(Collectors.joining("; "))
                     + "; the others are in " + sweep.dir() + "/results; rerun the same command to retry what is missing");
         }
-        System.out.println("sweep: results in " + sweep.dir() + "/results");
     }
 }

@@ -96,6 +96,16 @@ public final class ParameterAveragingMaster {
     public interface EpochListener {
         /** @param epoch epochs completed (1-based) */
         void epochEnd(int epoch, TrainState state, Map<String, INDArray> ema);
+
+        /**
+         * Called on the driver after every kept round, before that round's checkpoint is written (so a checkpoint
+         * past a point means this call for that point returned; a crash in between replays the round).
+         *
+         * @param step       steps completed
+         * @param totalSteps steps of the whole run
+         */
+        default void roundEnd(long step, long totalSteps, Map<String, INDArray> ema) {
+        }
     }
 
     /** {@link #fit(JavaRDD, TrainingTask, TrainerConfig, String)} with a per-epoch callback (may be null). */
@@ -232,6 +242,7 @@ public final class ParameterAveragingMaster {
                     logRound(task.name(), epoch, epochs, r, plan.rounds(), row, metricNames, means,
                             runSec / roundsThisRun * remainingRounds);
                     savedAtEnd = false;
+                    if (!bad && listener != null) listener.roundEnd(progress.step(), totalSteps, ema.params());
                     if (bad) {
                         log.warn("{}: round {} dropped ({}); {} consecutive", task.name(), spec.round(), reason, progress.badRounds());
                         if (progress.badRounds() >= cfg.maxBadRounds()) {

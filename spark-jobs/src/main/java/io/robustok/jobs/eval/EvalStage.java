@@ -350,6 +350,8 @@ public final class EvalStage implements Stage {
             summary.putAll(g.get(""));
             if (post) postSummary.putAll(g.get(POST));
             String genDir = ctx.path("generator");
+            Map<String, Object> steps = snapshotGfid(ctx, es, spec, genDir, tokDir, gRef, out, common, g.get(""));
+            if (!steps.isEmpty()) summary.put("generator_steps", steps);
             prov.put("generator", Map.of("path", genDir, "provenance", StageOutput.readProvenance(genDir)));
         }
         if (post && !postSummary.isEmpty()) {
@@ -357,6 +359,46 @@ public final class EvalStage implements Stage {
             prov.put("posttrain", Map.of("path", postDir, "provenance", StageOutput.readProvenance(postDir)));
         }
         return prov;
+    }
+
+    /**
+     * gFID / IS / precision / recall at the generator's guidance of each snapshot the generator kept
+     * (generator.stage.snapshots), decoded by the main tokenizer, with the committed generator's own figures as the
+     * last point: step -> {fraction, gfid, is, precision, recall}. Files {@code gfid-at-<f>.json} and samples.
+     */
+    static Map<String, Object> snapshotGfid(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String genDir, String tokDir,
+                                            Reference ref, Path out, Map<String, String> common, Map<String, Object> finalSummary)
+            throws Exception {
+        Map<String, Object> prov = StageOutput.readProvenance(genDir);
+        Map<String, Object> steps = new LinkedHashMap<>();
+        if (!(prov.get("snapshots") instanceof List<?> snaps) || snaps.isEmpty()) return steps;
+        for (Object o : snaps) {
+            Map<?, ?> sp = (Map<?, ?>) o;
+            double f = ((Number) sp.get("fraction")).doubleValue();
+            String name = io.robustok.jobs.generator.TrainGeneratorStage.snapshotName(f);
+            String dir = genDir + "/snapshots/" + name;
+            String step = String.valueOf(((Number) sp.get("global_step")).longValue());
+            // two fractions that fell in one averaging round kept the same weights
+            if (steps.containsKey(step)) continue;
+            Map<String, Map<String, Object>> r = GenerationEval.run(ctx, es, spec, dir, false,
+                    List.of(new GenerationEval.Decoder(tokDir, "-" + name)), ref, out, common);
+            Map<String, Object> point = new LinkedHashMap<>();
+            point.put("fraction", f);
+            point.putAll(onlyGuidance((Map<?, ?>) r.get("-" + name).get("gfid")));
+            steps.put(step, point);
+        }
+        Map<String, Object> last = new LinkedHashMap<>();
+        last.put("fraction", 1.0);
+        last.putAll(onlyGuidance((Map<?, ?>) finalSummary.get("gfid")));
+        steps.put(String.valueOf(((Number) prov.get("global_step")).longValue()), last);
+        return steps;
+    }
+
+    /** The metrics at the first guidance of a gfid summary ({guidance -> metrics}): the generator's own guidance. */
+    private static Map<String, Object> onlyGuidance(Map<?, ?> byGuidance) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        ((Map<?, ?>) byGuidance.values().iterator().next()).forEach((k, v) -> m.put(String.valueOf(k), v));
+        return m;
     }
 
     /** The common provenance with the post-trained tokenizer in place of the main one. */

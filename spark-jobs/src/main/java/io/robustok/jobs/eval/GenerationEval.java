@@ -111,7 +111,16 @@ final class GenerationEval {
      */
     static Map<String, Map<String, Object>> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, List<Decoder> decoders,
                                                 Reference ref, Path out, Map<String, String> common) throws Exception {
-        String genDir = ctx.path("generator");
+        return run(ctx, es, spec, ctx.path("generator"), true, decoders, ref, out, common);
+    }
+
+    /**
+     * As above for the generator at {@code genDir} (the committed one or one of its snapshots), at its guidance and,
+     * with {@code alsoGuidanceOne}, at guidance 1.
+     */
+    static Map<String, Map<String, Object>> run(StageContext ctx, EvalSettings es, FeatureExtractorSpec spec, String genDir,
+                                                boolean alsoGuidanceOne, List<Decoder> decoders, Reference ref, Path out,
+                                                Map<String, String> common) throws Exception {
         ModelArtifact ga = ModelArtifact.load(genDir, "train-generator");
         GeneratorConfig gc = GeneratorConfig.from(ga.settings().config());
         RarConfig rc = gc.model();
@@ -121,7 +130,7 @@ final class GenerationEval {
         long n = (long) classes * perClass;
         int parts = Math.max(1, Math.min(chunks.size(), ctx.jsc().defaultParallelism() * 2));
         List<Double> guidances = new ArrayList<>(List.of(gc.sampling().guidance()));
-        if (gc.sampling().guidance() != 1.0) guidances.add(1.0);
+        if (alsoGuidanceOne && gc.sampling().guidance() != 1.0) guidances.add(1.0);
         long seed = es.seed();
         Map<String, Map<String, Object>> byDecoder = new LinkedHashMap<>();
         Map<String, EvalResultsWriter> writers = new LinkedHashMap<>();

@@ -81,6 +81,7 @@ public final class TrainGeneratorStage implements Stage {
         // config first: a value out of range stops the stage before anything is read
         GeneratorConfig cfg = GeneratorConfig.from(ctx.settings().config());
         TrainerConfig.from(ctx.settings(), "generator");
+        snapshotFractions(ctx.settings().config());
         String tokensDir = StageOutput.qualify(ctx.path(TokenizeStage.OUT));
         if (!StageOutput.isComplete(tokensDir)) {
             throw new UserError("no complete token output at " + tokensDir + ": run 'robustok tokenize' first");
@@ -109,15 +110,29 @@ public final class TrainGeneratorStage implements Stage {
                 NAME, train.count(), val.size(), String.format("%.4f", unigram), task.init().parameterCount());
 
         String valLog = trainDir + "/val.jsonl";
-        FitResult fit = ParameterAveragingMaster.fit(train, task, tc, trainDir, (epoch, state, ema) -> {
-            double loss = valLoss(model, ema, val);
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("epoch", epoch);
-            m.put("val_loss", loss);
-            m.put("unigram_entropy", unigram);
-            TrainFiles.appendLine(valLog, StageOutput.toJsonLine(m));
-            log.info("{}: epoch {} val loss {} nats (unigram entropy {})", NAME, epoch, String.format("%.4f", loss),
-                    String.format("%.4f", unigram));
+        List<Double> snapshots = snapshotFractions(ctx.settings().config());
+        FitResult fit = ParameterAveragingMaster.fit(train, task, tc, trainDir, new ParameterAveragingMaster.EpochListener() {
+            @Override
+            public void epochEnd(int epoch, io.robustok.train.TrainState state, Map<String, INDArray> ema) {
+                double loss = valLoss(model, ema, val);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("epoch", epoch);
+                m.put("val_loss", loss);
+                m.put("unigram_entropy", unigram);
+                TrainFiles.appendLine(valLog, StageOutput.toJsonLine(m));
+                log.info("{}: epoch {} val loss {} nats (unigram entropy {})", NAME, epoch, String.format("%.4f", loss),
+                        String.format("%.4f", unigram));
+            }
+
+            @Override
+            public void roundEnd(long step, long totalSteps, Map<String, INDArray> ema) {
+                for (double f : snapshots) {
+                    String dir = trainDir + "/snapshots/" + snapshotName(f);
+                    if (step >= Math.max(1, Math.round(f * totalSteps)) && !StageOutput.isComplete(dir)) {
+                        writeSnapshot(dir, ctx, ema, f, step, totalSteps, valLoss(model, ema, val));
+                    }
+                }
+            }
         });
         train.unpersist();
         if (!fit.finished()) {
@@ -132,6 +147,18 @@ public final class TrainGeneratorStage implements Stage {
             ModelArtifact.writeWeights(out, weights, Map.of("kind", "generator-ema", "config_sha256", ctx.settings().hash()));
             out.copyIn(fit.metricsPath(), "metrics.jsonl");
             out.copyIn(valLog, "val.jsonl");
+            List<Map<String, Object>> kept = new java.util.ArrayList<>();
+            for (double f : snapshots) {
+                String dir = trainDir + "/snapshots/" + snapshotName(f);
+                if (!StageOutput.isComplete(dir)) {
+                    throw new IllegalStateException("the run finished without its snapshot at " + f + " of its steps (" + dir
+                            + "); rerun train-generator with --force");
+                }
+                for (String file : List.of(ModelArtifact.WEIGHTS, StageOutput.CONFIG, StageOutput.COMPLETE)) {
+                    out.copyIn(dir + "/" + file, "snapshots/" + snapshotName(f) + "/" + file);
+                }
+                kept.add(StageOutput.readProvenance(dir));
+            }
             String tokDir = StageOutput.qualify(ctx.path("tokenizer"));
             RarSampler sampler = new RarSampler(model, weights);
             int perClass = ctx.settings().config().getInt("generator.stage.grid-per-class");
@@ -151,9 +178,47 @@ public final class TrainGeneratorStage implements Stage {
             prov.put("unigram_entropy", unigram);
             prov.put("codebook_size", vocab);
             prov.put("tokens_per_image", tokens);
+            if (!kept.isEmpty()) prov.put("snapshots", kept);
             out.commit(NAME, ctx.settings(), prov);
             log.info("{}: final val loss {} nats vs unigram entropy {} nats", NAME, String.format("%.4f", finalLoss),
                     String.format("%.4f", unigram));
+        } catch (RuntimeException e) {
+            out.abort();
+            throw e;
+        }
+    }
+
+    /** generator.stage.snapshots: fractions of the run's steps, each in (0, 1), ascending and distinct. */
+    static List<Double> snapshotFractions(com.typesafe.config.Config c) {
+        List<Double> f = c.getDoubleList("generator.stage.snapshots");
+        for (int i = 0; i < f.size(); i++) {
+            if (!(f.get(i) > 0 && f.get(i) < 1) || (i > 0 && f.get(i) <= f.get(i - 1))) {
+                throw new UserError("generator.stage.snapshots = " + f + ": each must be a fraction of the steps in (0, 1), "
+                        + "ascending and distinct (e.g. [0.25, 0.5]; the end of the run is the generator itself)");
+            }
+        }
+        return f;
+    }
+
+    /** Directory name of the snapshot at fraction {@code f}: at-0.25. */
+    public static String snapshotName(double f) {
+        return "at-" + new java.math.BigDecimal(Double.toString(f)).stripTrailingZeros().toPlainString();
+    }
+
+    /** The EMA weights at this point of training as a loadable generator (its own config, provenance with the step). */
+    private static void writeSnapshot(String dir, StageContext ctx, Map<String, INDArray> ema, double fraction, long step,
+                                      long totalSteps, double valLoss) {
+        StageOutput out = StageOutput.begin(dir);
+        try {
+            ModelArtifact.writeWeights(out, strip(ema), Map.of("kind", "generator-ema", "config_sha256", ctx.settings().hash()));
+            Map<String, Object> prov = new LinkedHashMap<>();
+            prov.put("fraction", fraction);
+            prov.put("global_step", step);
+            prov.put("total_steps", totalSteps);
+            prov.put("val_loss", valLoss);
+            out.commit(NAME, ctx.settings(), prov);
+            log.info("{}: snapshot of the EMA weights at step {} of {} ({}), val loss {} nats", NAME, step, totalSteps,
+                    fraction, String.format("%.4f", valLoss));
         } catch (RuntimeException e) {
             out.abort();
             throw e;

@@ -90,7 +90,16 @@ public final class PairTokensStage implements Stage {
     }
 
     @Override
+    public boolean enabled(com.typesafe.config.Config c) {
+        return c.getBoolean("posttrain.enabled");
+    }
+
+    @Override
     public void run(StageContext ctx) throws Exception {
+        if (!enabled(ctx.settings().config())) {
+            log.info("{}: posttrain.enabled = false, nothing to do", NAME);
+            return;
+        }
         String outDir = ctx.path(OUT);
         if (StageOutput.isComplete(outDir) && !ctx.force()) {
             log.info("{}: {} is complete, skipping (--force redoes it)", NAME, outDir);

@@ -52,20 +52,56 @@ public final class Study {
     private final SweepStage.Ran ran;
     private final Config study;
     private final List<Map<String, Object>> rows;
-    private final List<Map<String, Object>> corr;
     private final String g;
     private final String alpha;
     private final Path doc;
+    private final List<String> controls;
 
     /** @param doc where to write the document; null: the section's {@code doc} */
     Study(SweepStage.Ran ran, String doc) {
         this.ran = ran;
         this.study = ran.file().study();
         this.rows = ran.results().table().rows();
-        this.corr = ran.results().correlations();
         this.g = mainGuidance(ran.results().table().columns());
         this.alpha = headlineAlpha(study.hasPath("pfid-alpha") ? study.getDouble("pfid-alpha") : 0.5, ran.results().table().columns());
         this.doc = Path.of(doc != null ? doc : study.getString("doc"));
+        this.controls = study.hasPath("controls") ? study.getStringList("controls") : List.of();
+    }
+
+    /** The rows that are tokenizers of their own (controls repeat another variant's tokenizer and generator). */
+    List<Map<String, Object>> studied() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Map<String, Object> r : rows) if (!controls.contains(String.valueOf(r.get("variant")))) out.add(r);
+        return out;
+    }
+
+    /**
+     * Spearman's rho of {@code x} against {@code y} over the studied variants, with the sweep's bootstrap
+     * (sweep.bootstrap resamples, sweep.confidence, sweep.seed).
+     */
+    Map<String, Object> correlation(String x, String y) {
+        List<Double> xs = new ArrayList<>(), ys = new ArrayList<>();
+        for (Map<String, Object> r : studied()) {
+            Double a = num(r, x), b = num(r, y);
+            if (a != null && b != null) {
+                xs.add(a);
+                ys.add(b);
+            }
+        }
+        if (xs.size() < 3) return null;
+        Config c = ran.common().config();
+        RankCorrelation.Interval rho = RankCorrelation.bootstrap(xs.stream().mapToDouble(Double::doubleValue).toArray(),
+                ys.stream().mapToDouble(Double::doubleValue).toArray(), RankCorrelation::spearman, c.getInt("sweep.bootstrap"),
+                c.getDouble("sweep.confidence"), c.getLong("sweep.seed"));
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("x", x);
+        e.put("y", y);
+        e.put("variants", xs.size());
+        e.put("spearman_rho", rho.estimate());
+        e.put("spearman_low", rho.low());
+        e.put("spearman_high", rho.high());
+        e.put("level", c.getDouble("sweep.confidence"));
+        return e;
     }
 
     /** Checks the section before anything runs: the document path and that every named variant exists. */
@@ -74,7 +110,8 @@ public final class Study {
         if (!s.hasPath("doc")) throw new ConfigError(where + ": study.doc is missing: the document to write, e.g. study { doc = \"docs/REPRODUCTION.md\" }");
         Set<String> names = new LinkedHashSet<>();
         for (SweepFile.Variant v : f.variants()) names.add(v.name());
-        for (String k : List.of("unperturbed", "perturbed")) {
+        for (String k : List.of("unperturbed", "perturbed", "controls")) {
+            if (k.equals("controls") && !s.hasPath(k)) continue;
             if (!s.hasPath(k) || s.getStringList(k).isEmpty()) {
                 throw new ConfigError(where + ": study." + k + " must list variants of this sweep (e.g. " + k + " = [" + names.iterator().next() + "])");
             }
@@ -83,8 +120,8 @@ public final class Study {
             }
         }
         for (String k : s.root().keySet()) {
-            if (!List.of("doc", "unperturbed", "perturbed", "pfid-alpha", "discussion").contains(k)) {
-                throw new ConfigError(where + ": unknown study entry '" + k + "' (a study has doc, unperturbed, perturbed, pfid-alpha, discussion)");
+            if (!List.of("doc", "unperturbed", "perturbed", "controls", "pfid-alpha", "discussion").contains(k)) {
+                throw new ConfigError(where + ": unknown study entry '" + k + "' (a study has doc, unperturbed, perturbed, controls, pfid-alpha, discussion)");
             }
         }
     }
@@ -137,9 +174,39 @@ public final class Study {
             atomicWrite(assets.resolve("convergence.png"), conv);
             figures.add("convergence.png");
         }
-        String md = markdown(base, figures, wallSeconds, started);
+        List<Map<String, Object>> invocations = recordInvocation(wallSeconds, started);
+        String md = markdown(base, figures, invocations);
         atomicWrite(doc, md.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         return doc;
+    }
+
+    /**
+     * Appends this invocation (start, wall seconds, stage outputs it computed) to {@code <sweep dir>/study-runs.jsonl}
+     * and returns every invocation recorded there: a study finished over several invocations shows each.
+     */
+    List<Map<String, Object>> recordInvocation(double wallSeconds, Instant started) throws IOException {
+        Set<String> computed = new LinkedHashSet<>();
+        for (Sweep.Variant v : ran.sweep().variants()) {
+            Sweep.stages(v).forEach((stage, st) -> {
+                if ("computed".equals(st.get("status"))) computed.add(stage + "/" + st.get("identity"));
+            });
+        }
+        Map<String, Object> me = new LinkedHashMap<>();
+        me.put("started", started.toString());
+        me.put("wall_s", Math.round(wallSeconds * 10) / 10.0);
+        me.put("computed", computed.size());
+        me.put("load_average", loadAverage());
+        Path log = Path.of(Sweep.localPath(ran.sweep().dir() + "/study-runs.jsonl"));
+        Files.writeString(log, io.robustok.spark.StageOutput.toJsonLine(me) + "\n", java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.APPEND);
+        List<Map<String, Object>> all = new ArrayList<>();
+        for (String line : Files.readAllLines(log)) {
+            if (line.isBlank()) continue;
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = Sweep.JSON.readValue(line, Map.class);
+            all.add(m);
+        }
+        return all;
     }
 
     private static void copy(Path from, Path to) throws IOException {
@@ -205,11 +272,6 @@ public final class Study {
         return "unclear";
     }
 
-    Map<String, Object> correlation(String x, String y) {
-        for (Map<String, Object> e : corr) if (x.equals(e.get("x")) && y.equals(e.get("y"))) return e;
-        return null;
-    }
-
     static String f2(Double d) {
         return d == null || d.isNaN() ? "n/a" : String.format(Locale.ROOT, "%.2f", d);
     }
@@ -267,15 +329,13 @@ public final class Study {
         double lo = (Double) cp.get("spearman_low");
         String word = rp <= rr || rp <= 0 ? "not reproduced" : lo > 0 ? "reproduced" : "unclear";
         StringBuilder t = new StringBuilder(String.format(Locale.ROOT,
-                "Across all %s variants (every tokenizer and seed, before post-training), Spearman's rho against gFID at guidance %s: "
+                "Across the %s tokenizers (every perturbation setting and seed, before post-training; controls left out), Spearman's rho against gFID at guidance %s: "
                         + "pFID at alpha %s %s %s, rFID %s %s (%.0f%% bootstrap intervals).",
                 cp.get("variants"), g, alpha, f2(rp), interval(cp), f2(rr), interval(cr), 100 * (Double) cp.get("level")));
         List<String> others = new ArrayList<>();
-        for (Map<String, Object> e : corr) {
-            String x = String.valueOf(e.get("x"));
-            if (x.startsWith("pfid@") && !x.equals("pfid@" + alpha) && gcol.equals(e.get("y"))) {
-                others.add(x.substring(5) + ": " + f2((Double) e.get("spearman_rho")) + " " + interval(e));
-            }
+        for (String x : ran.results().table().columns()) {
+            Map<String, Object> e = x.startsWith("pfid@") && !x.equals("pfid@" + alpha) ? correlation(x, gcol) : null;
+            if (e != null) others.add(x.substring(5) + ": " + f2((Double) e.get("spearman_rho")) + " " + interval(e));
         }
         if (!others.isEmpty()) t.append(" pFID at the other alphas: ").append(String.join("; ", others)).append('.');
         t.append(" Rule: reproduced when pFID's rho is above rFID's and its interval lies above 0; not reproduced when it is not above ")
@@ -294,7 +354,7 @@ public final class Study {
         String col = "gfid@" + g;
         List<String> names = new ArrayList<>();
         List<Double> before = new ArrayList<>(), after = new ArrayList<>();
-        for (Map<String, Object> r : rows) {
+        for (Map<String, Object> r : studied()) {
             Double b = num(r, col), a = num(r, "posttrain." + col);
             if (b != null && a != null) {
                 names.add(String.valueOf(r.get("variant")));
@@ -314,7 +374,23 @@ public final class Study {
         StringBuilder t = new StringBuilder(String.format(Locale.ROOT,
                 "gFID at guidance %s before -> after post-training the decoder, the same generated tokens decoded by both decoders: %s. "
                         + "Mean change %s.", g, String.join("; ", parts), f2(mean(after) - mean(before))));
-        t.append(" Rule: reproduced when post-training lowers gFID in every post-trained variant, not reproduced when it raises it in every one, ")
+        for (String ctl : controls) {
+            Map<String, Object> r = row(ctl);
+            Double b = num(r, col), a = num(r, "posttrain." + col);
+            Sweep.Variant v = variant(ctl);
+            if (b == null || a == null || v == null) continue;
+            t.append(String.format(Locale.ROOT, " Control %s (%s): %s -> %s (rFID %s -> %s).", ctl, overrides(v), f2(b), f2(a),
+                    f2(num(r, "rfid")), f2(num(r, "posttrain.rfid"))));
+            String twin = sameGenerator(v);
+            Double ta = twin == null ? null : num(row(twin), "posttrain." + col);
+            if (ta != null) {
+                t.append(String.format(Locale.ROOT, " It fine-tunes the decoder of %s the same way on clean tokens only; with generated tokens "
+                        + "that decoder reached %s, on clean tokens %s: %s", twin, f2(ta), f2(a), a <= ta
+                        ? "what post-training gains here does not need generated tokens (it is further decoder training)."
+                        : "the generated tokens add to what fine-tuning alone does."));
+            }
+        }
+        t.append(" Rule: reproduced when post-training lowers gFID in every post-trained tokenizer, not reproduced when it raises it in every one, ")
                 .append("unclear when it does both.");
         if (!word.equals("reproduced")) {
             t.append(" The likely reason at this scale: the decoder is fine-tuned for one short epoch with a fresh discriminator from ")
@@ -330,7 +406,7 @@ public final class Study {
 
     // ---- the document ----
 
-    String markdown(String assets, List<String> figures, double wallSeconds, Instant started) throws IOException {
+    String markdown(String assets, List<String> figures, List<Map<String, Object>> invocations) throws IOException {
         Config c = ran.common().config();
         StringBuilder md = new StringBuilder("# Reproduction study: RobusTok's three claims at demo scale\n\n");
         md.append("Written by `bin/robustok study --conf <base> --sweep ").append(ran.sweep().file().name().equals("reproduction")
@@ -343,11 +419,17 @@ public final class Study {
         // time
         double compute = computeSeconds();
         md.append("## Time\n\n");
-        md.append(String.format(Locale.ROOT, "This invocation: %s of wall time (started %s UTC); a rerun skips what is stored, so after an "
-                        + "interruption the same command continues. Computing every stage output the study uses took %s in all "
-                        + "(the sum of each output's own compute time, once per output; what a fresh clone spends), on %d cores; "
-                        + "load average at the end %s.\n\n", hms(wallSeconds), started.toString().substring(0, 16), hms(compute),
-                Runtime.getRuntime().availableProcessors(), loadAverage()));
+        md.append(String.format(Locale.ROOT, "Computing every stage output the study uses took %s in all (the sum of each output's own "
+                        + "compute time, once per output: what one uninterrupted run from a fresh clone spends, less its start-up), on %d cores. "
+                        + "A rerun skips what is stored, so after an interruption the same command continues. The invocations that "
+                        + "made this document (wall time, stage outputs each computed, load average at its end):\n\n",
+                hms(compute), Runtime.getRuntime().availableProcessors()));
+        for (Map<String, Object> inv : invocations) {
+            md.append("- ").append(String.valueOf(inv.get("started")), 0, 16).append(" UTC: ")
+                    .append(hms(((Number) inv.get("wall_s")).doubleValue())).append(", ").append(inv.get("computed"))
+                    .append(" outputs computed, load ").append(inv.get("load_average")).append('\n');
+        }
+        md.append('\n');
         md.append(stageTimes()).append('\n');
 
         // scale
@@ -461,7 +543,7 @@ public final class Study {
     /** Whether gFID sits above rFID (generated tokens limit it) or at it (the decoder does). */
     String testability() {
         List<Double> ratios = new ArrayList<>();
-        for (Map<String, Object> r : rows) {
+        for (Map<String, Object> r : studied()) {
             Double gf = num(r, "gfid@" + g), rf = num(r, "rfid");
             if (gf != null && rf != null && rf > 0) ratios.add(gf / rf);
         }
@@ -535,6 +617,21 @@ public final class Study {
     private Sweep.Variant variant(String name) {
         for (Sweep.Variant v : ran.sweep().variants()) if (v.name().equals(name)) return v;
         return null;
+    }
+
+    /** The studied variant whose generator (and so tokenizer) the control shares, by the generator's identity. */
+    private String sameGenerator(Sweep.Variant control) {
+        Object id = Sweep.stages(control).getOrDefault("train-generator", Map.of()).get("identity");
+        if (id == null) return null;
+        for (Map<String, Object> r : studied()) {
+            Sweep.Variant v = variant(String.valueOf(r.get("variant")));
+            if (v != null && id.equals(Sweep.stages(v).getOrDefault("train-generator", Map.of()).get("identity"))) return v.name();
+        }
+        return null;
+    }
+
+    private static String overrides(Sweep.Variant v) {
+        return String.join(", ", new SweepFile.Variant(v.name(), v.overrides()).overrideStrings());
     }
 
     static String perturbation(Settings s) {

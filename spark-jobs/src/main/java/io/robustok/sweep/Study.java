@@ -343,9 +343,13 @@ public final class Study {
         if (word.equals("unclear")) {
             t.append(" With this few tokenizers the interval is wide: a rank correlation over ").append(cp.get("variants"))
                     .append(" points cannot exclude 0 unless the ranking is nearly perfect.");
+        } else if (word.equals("not reproduced") && rr >= rp && rr > 0.5) {
+            t.append(" rFID already ranks these tokenizers as gFID does: at this scale they differ mainly in how well they reconstruct, ")
+                    .append("so a robustness measure has nothing to add that rFID does not see (the paper's tokenizers all reconstruct ")
+                    .append("almost equally well, rFID 0.9-1.0, which is where rFID stops ranking them).");
         } else if (word.equals("not reproduced")) {
-            t.append(" The likely reason at this scale: the tokenizers differ little in how they generate (see claim 1), so gFID's ")
-                    .append("ranking is mostly seed noise that neither predictor can follow.");
+            t.append(" Neither predictor follows gFID well here: the tokenizers differ little in how they generate (see claim 1), so ")
+                    .append("gFID's ranking is mostly seed noise.");
         }
         return new Verdict(word, t.toString());
     }

@@ -8,7 +8,6 @@ import io.robustok.cli.UserError;
 import java.io.File;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.List;
 
 /**
  * {@code robustok study --conf BASE --sweep FILE [--doc FILE] [--dry-run] [key=value ...]}: the sweep of a file with a
@@ -43,32 +42,17 @@ public final class StudyStage implements Stage {
     public void run(StageContext ctx) throws Exception {
         long t0 = System.nanoTime();
         Instant started = Instant.now();
-        File file = null;
-        boolean dryRun = false;
-        String doc = null;
-        List<String> args = ctx.args();
-        for (int i = 0; i < args.size(); i++) {
-            String a = args.get(i);
-            if (a.equals("--sweep") && i + 1 < args.size()) file = new File(args.get(++i));
-            else if (a.startsWith("--sweep=")) file = new File(a.substring(8));
-            else if (a.equals("--dry-run")) dryRun = true;
-            else if (a.equals("--doc") && i + 1 < args.size()) doc = args.get(++i);
-            else throw new UserError("unexpected argument '" + a + "'; " + USAGE);
-        }
-        if (file == null) throw new UserError("--sweep FILE is missing; " + USAGE);
-        if (ctx.settings().config().getBoolean("run.force")) {
-            throw new UserError("--force does not apply to a study (it would recompute what the variants share): to redo a "
-                    + "stage output, delete its entry in sweep.store (--dry-run names it)");
-        }
+        SweepStage.Args a = SweepStage.Args.parse(ctx, USAGE, true);
+        File file = a.file();
         SweepFile sf = SweepFile.load(file);
         if (sf.study().isEmpty()) {
             throw new UserError(file + " has no study section: 'robustok study' writes up a sweep file with one "
                     + "(e.g. conf/sweeps/reproduction.conf); run other sweep files with 'robustok sweep'");
         }
         Study.check(sf, file.getPath());
-        SweepStage.Ran ran = SweepStage.execute(ctx, file, dryRun);
+        SweepStage.Ran ran = SweepStage.execute(ctx, file, a.dryRun());
         if (ran == null) return;
-        Path written = new Study(ran, doc).write((System.nanoTime() - t0) / 1e9, started);
+        Path written = new Study(ran, a.doc()).write((System.nanoTime() - t0) / 1e9, started);
         System.out.println("study: " + written + " written from " + ran.sweep().dir() + "/results");
         SweepStage.failIfAny(ran.sweep());
     }

@@ -41,25 +41,35 @@ public final class SweepStage implements Stage {
 
     @Override
     public void run(StageContext ctx) throws Exception {
-        File file = null;
-        boolean dryRun = false;
-        List<String> args = ctx.args();
-        for (int i = 0; i < args.size(); i++) {
-            String a = args.get(i);
-            if (a.equals("--sweep") && i + 1 < args.size()) file = new File(args.get(++i));
-            else if (a.startsWith("--sweep=")) file = new File(a.substring(8));
-            else if (a.equals("--dry-run")) dryRun = true;
-            else throw new UserError("unexpected argument '" + a + "'; " + USAGE);
-        }
-        if (file == null) throw new UserError("--sweep FILE is missing; " + USAGE);
-        if (ctx.settings().config().getBoolean("run.force")) {
-            throw new UserError("--force does not apply to a sweep (it would recompute what the variants share): to redo a "
-                    + "stage output, delete its entry in sweep.store (--dry-run names it)");
-        }
-        Ran ran = execute(ctx, file, dryRun);
+        Args a = Args.parse(ctx, USAGE, false);
+        Ran ran = execute(ctx, a.file(), a.dryRun());
         if (ran == null) return;
         failIfAny(ran.sweep());
         System.out.println("sweep: results in " + ran.sweep().dir() + "/results");
+    }
+
+    /** The command line of sweep and study: --sweep FILE, --dry-run and (study) --doc FILE. */
+    record Args(File file, boolean dryRun, String doc) {
+        static Args parse(StageContext ctx, String usage, boolean docAllowed) {
+            File file = null;
+            boolean dryRun = false;
+            String doc = null;
+            List<String> args = ctx.args();
+            for (int i = 0; i < args.size(); i++) {
+                String a = args.get(i);
+                if (a.equals("--sweep") && i + 1 < args.size()) file = new File(args.get(++i));
+                else if (a.startsWith("--sweep=")) file = new File(a.substring(8));
+                else if (a.equals("--dry-run")) dryRun = true;
+                else if (docAllowed && a.equals("--doc") && i + 1 < args.size()) doc = args.get(++i);
+                else throw new UserError("unexpected argument '" + a + "'; " + usage);
+            }
+            if (file == null) throw new UserError("--sweep FILE is missing; " + usage);
+            if (ctx.settings().config().getBoolean("run.force")) {
+                throw new UserError("--force does not apply to a sweep (it would recompute what the variants share): to redo a "
+                        + "stage output, delete its entry in sweep.store (--dry-run names it)");
+            }
+            return new Args(file, dryRun, doc);
+        }
     }
 
     /** A sweep that ran: its variants, the settings they share, and its results. */

@@ -55,9 +55,11 @@ class ReproductionStudyTest {
                 String want = v.equals("anneal-clean-tokens") && stage.startsWith("train-") ? "cached" : "computed";
                 assertEquals(want, st.path(stage).path("status").asText(), v + " " + stage + ": " + st);
             }
-            // the generator kept its EMA weights at 25% and 50% of its steps, loadable as generators of their own
+            // the key comparison's generators kept their EMA weights at 25% and 50% of their steps, loadable as
+            // generators of their own; the others none
             for (String s : List.of("at-0.25", "at-0.5")) {
-                assertTrue(Files.isRegularFile(runs.resolve(v + "/generator/snapshots/" + s + "/weights.safetensors")), v + " " + s);
+                assertEquals(!v.startsWith("const") && !v.equals("strong"),
+                        Files.isRegularFile(runs.resolve(v + "/generator/snapshots/" + s + "/weights.safetensors")), v + " " + s);
             }
         }
         // seeds change the tokenizer, perturbation settings change it, the feature network is shared
@@ -87,7 +89,8 @@ class ReproductionStudyTest {
             Map<String, String> row = table.get(v);
             assertFalse(row.get("posttrain.gfid@2.0").isEmpty(), v + " post-trained: " + row);
             // the last point of the convergence curve is the generator's own gFID
-            assertEquals(row.get("gfid@2.0"), row.get("generator_steps.gfid@8"), v);
+            if (!v.startsWith("const") && !v.equals("strong")) assertEquals(row.get("gfid@2.0"), row.get("generator_steps.gfid@8"), v);
+            else assertTrue(row.get("generator_steps.gfid@8").isEmpty(), v);
         }
         JsonNode corr = JSON.readTree(results.resolve("correlations.json").toFile());
         boolean found = false;

@@ -111,7 +111,7 @@ public final class Study {
         Set<String> names = new LinkedHashSet<>();
         for (SweepFile.Variant v : f.variants()) names.add(v.name());
         for (String k : List.of("unperturbed", "perturbed", "controls")) {
-            if (k.equals("controls") && !s.hasPath(k)) continue;
+            if (k.equals("controls") && (!s.hasPath(k) || s.getStringList(k).isEmpty())) continue;
             if (!s.hasPath(k) || s.getStringList(k).isEmpty()) {
                 throw new ConfigError(where + ": study." + k + " must list variants of this sweep (e.g. " + k + " = [" + names.iterator().next() + "])");
             }

@@ -292,6 +292,10 @@ public final class Sweep {
         } finally {
             v.seconds = (System.nanoTime() - t0) / 1e9;
             writeState();
+            // the next variant loads its own models; this one's would stay resident until the JVM ends
+            io.robustok.jobs.TokenizerCache.clear();
+            io.robustok.jobs.GeneratorCache.clear();
+            System.gc();
         }
         log.info("sweep {}: variant {} {} in {} s", file.name(), v.name, v.status, String.format("%.1f", v.seconds));
     }

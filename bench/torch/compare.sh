@@ -2,7 +2,8 @@
 # Side by side: this project's step against the same model in PyTorch (bench/torch/twins.py), same sizes and batch,
 # at each thread count given (OMP_NUM_THREADS for ND4J, torch.set_num_threads for PyTorch), with the ratio.
 # Usage (from the repository root): bench/torch/compare.sh {tokenizer|generator|paper|inception} [threads ...]
-#   default threads: 1 2. The PyTorch side needs Debian's python3-torch (and python3-torchvision for inception);
+#   default threads: 1 2. The PyTorch side needs Debian's python3-torch (and python3-torchvision for inception) and
+#   libopenblas0-pthread (without it torch runs on the reference BLAS, ~10x slower: twins.py warns);
 #   without it the PyTorch column is skipped with a message. Env: STEPS (Java/PyTorch timed steps), PY (python),
 #   OURS_CLASSES (a classes directory put first on the Java classpath, e.g. a build of an older commit: before/after),
 #   JAVA_GC (the Java side's collector option; default -XX:+UseParallelGC as bin/robustok, empty: the JVM's G1).
@@ -28,7 +29,7 @@ JAVA=(java --add-modules=jdk.incubator.vector -Xmx3g ${JAVA_GC--XX:+UseParallelG
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then
   torch_ok=0
-  echo "PyTorch column skipped: '$PY' cannot import torch (Debian: apt-get install python3-torch python3-torchvision)"
+  echo "PyTorch column skipped: '$PY' cannot import torch (Debian: apt-get install python3-torch python3-torchvision libopenblas0-pthread)"
 fi
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in "${threads[@]}"; do

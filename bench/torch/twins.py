@@ -29,7 +29,7 @@ try:
     import torch.nn.functional as F
 except ImportError:
     print("TWIN skipped: PyTorch is not installed for this python (Debian: apt-get install python3-torch "
-          "python3-torchvision; run with /usr/bin/python3)")
+          "python3-torchvision libopenblas0-pthread; run with /usr/bin/python3)")
     sys.exit(0)
 
 
@@ -220,6 +220,12 @@ def inception(a):
     run(a, f"inception-v3 pool_3 input={a.size} -> 299 batch={batch}", batch, "images/s", step, warm=1)
 
 
+def blas():
+    """The BLAS library this process loaded (Debian's torch links libblas.so.3, whatever the alternatives point to)."""
+    libs = sorted({os.path.basename(l.split()[-1]) for l in open("/proc/self/maps") if "blas" in l.lower() and "/" in l})
+    return "+".join(libs) or "unknown"
+
+
 def run(a, desc, batch, unit, step, warm):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -232,9 +238,14 @@ def run(a, desc, batch, unit, step, warm):
         times.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     med = statistics.median(times)
+    lib = blas()
+    if "openblas" not in lib:
+        # seen on a fresh Debian: python3-torch pulled only libblas3 (the reference BLAS) and ran ~10x slower
+        print(f"WARNING: PyTorch's GEMMs run in {lib}, not OpenBLAS: its rates are far below what Debian's torch can "
+              f"do; apt-get install libopenblas0-pthread", file=sys.stderr, flush=True)
     print(f"TWIN {desc} threads={a.threads}: median step {med:.4f} s = {batch / med:.2f} {unit} "
           f"(CPU time min {min(cpus):.4f} s = {batch / min(cpus):.2f} per CPU-second) "
-          f"(min {min(times):.4f} max {max(times):.4f}, {a.steps} steps, torch {torch.__version__})", flush=True)
+          f"(min {min(times):.4f} max {max(times):.4f}, {a.steps} steps, torch {torch.__version__}, {lib})", flush=True)
 
 
 def main():

@@ -3,8 +3,6 @@ package io.robustok.generator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The index arrays one forward pass of {@link Rar} reads, for N sequences in a given generation order.
@@ -60,34 +58,5 @@ public record RarInputs(INDArray ids, INDArray pos, INDArray target, INDArray co
         }
         return new RarInputs(Nd4j.createFromArray(ids), Nd4j.createFromArray(pos), Nd4j.createFromArray(target),
                 Nd4j.createFromArray(condRows), Nd4j.createFromArray(labels));
-    }
-
-    /**
-     * The single index array {@link Rar} gathers with, [N, 3L + 1], into its stacked table
-     * {@code tok_emb | pos_emb | zero row | target_pos_emb}: ids, then pos rows, then target rows (row 0 = the zero
-     * row), then the condition row.
-     */
-    INDArray lookup(RarConfig cfg) {
-        int n = (int) ids.size(0), l = cfg.seqLen();
-        int posOff = cfg.embeddingRows(), tgtOff = posOff + cfg.tokens() + 2;
-        int[] id = ids.reshape(-1).toIntVector(), po = pos.reshape(-1).toIntVector(), tg = target.reshape(-1).toIntVector();
-        int[] co = cond.reshape(-1).toIntVector();
-        int[][] out = new int[n][3 * l + 1];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < l; j++) {
-                out[i][j] = id[i * l + j];
-                out[i][l + j] = posOff + po[i * l + j];
-                out[i][2 * l + j] = tgtOff + tg[i * l + j];
-            }
-            out[i][3 * l] = co[i];
-        }
-        return Nd4j.createFromArray(out);
-    }
-
-    Map<String, INDArray> placeholders(RarConfig cfg, boolean withLabels) {
-        Map<String, INDArray> m = new HashMap<>();
-        m.put(Rar.LOOKUP, lookup(cfg));
-        if (withLabels) m.put(Rar.LABELS, labels);
-        return m;
     }
 }

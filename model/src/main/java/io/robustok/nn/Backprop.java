@@ -62,9 +62,17 @@ public final class Backprop {
     private Backprop() {
     }
 
-    /** Outputs {@code outputs} and the gradients of the loss with respect to {@code wrt}, keyed by variable name. */
+    /**
+     * Outputs {@code outputs} and the gradients of the loss with respect to {@code wrt} (variables, and placeholders
+     * named in the first call on a graph), keyed by variable name.
+     */
     public static OutAndGrad run(SameDiff sd, Map<String, INDArray> placeholders, Collection<String> outputs, Collection<String> wrt) {
-        if (!sd.hasGradientFunction()) sd.createGradFunction();
+        if (!sd.hasGradientFunction()) {
+            // placeholders among wrt get gradients only when named here (else only where an op that reads them also
+            // reads a variable)
+            String[] wrtPlaceholders = wrt.stream().filter(w -> sd.hasVariable(w) && sd.getVariable(w).isPlaceHolder()).toArray(String[]::new);
+            sd.createGradFunction(wrtPlaceholders);
+        }
         SameDiff gradFn = sd.getFunction(GRAD_FN);
         gradFn.setEnableCache(true);
         List<String> names = new ArrayList<>(outputs);

@@ -2,7 +2,6 @@ package io.robustok.generator;
 
 import io.robustok.train.AdamW;
 import io.robustok.train.StepContext;
-import io.robustok.train.Worker;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
@@ -11,7 +10,10 @@ import java.util.SplittableRandom;
 /**
  * Generator throughput (BENCHMARKS.md, section Generator): sampling tokens/s at T = 256 with and without the KV
  * cache, and training tokens/s, on a small model. Run with bench/generator/run.sh. Prints medians.
- * {@code -Dbench.warmup} (default 10) untimed and {@code -Dbench.steps} timed training steps.
+ * {@code -Dbench.warmup} (default 10) untimed and {@code -Dbench.steps} timed training steps;
+ * {@code -Dbench.trace=true} prints each timed step's time, resident size and minor page faults so far;
+ * {@code -Dbench.count-misses=true} counts the array cache's misses per step by shape;
+ * {@code -Dbench.profile=true} adds the time per op and input shapes over the timed steps (top {@code -Dbench.profile-top}).
  */
 public final class GeneratorBench {
     private GeneratorBench() {
@@ -38,28 +40,87 @@ public final class GeneratorBench {
             GeneratorConfig cfg = new GeneratorConfig(mt, new TokenOrder(0, 1000), 0.1, 4e-4, new AdamW(0.9, 0.96, 1e-8, 0.03),
                     1.0, 64, 1, s);
             GeneratorTask task = new GeneratorTask(cfg);
-            Worker<TokenBatch> w = task.newWorker();
+            GeneratorWorker w = (GeneratorWorker) task.newWorker();
+            java.util.Map<String, long[]> prof = new java.util.HashMap<>();
+            boolean[] timing = {false};
+            if (Boolean.getBoolean("bench.profile")) w.rar().sameDiff().addListeners(profiler(prof, timing));
             w.load(task.init());
             int[][] x = Fixtures.randomTokens(64, t, v, 3);
             int[] lab = new int[64];
             TokenBatch b = new TokenBatch(x, lab);
             // warm-up: the JIT compiles the step's Java side over the first few steps (3 left a 2x spread between runs)
             int warmup = Integer.getInteger("bench.warmup", 10);
-            for (int i = 0; i < warmup; i++) w.step(b, new StepContext(i, 0, 0, 1, i));
+            io.robustok.tokenizer.MissCounter counter = null;
+            for (int i = 0; i < warmup; i++) {
+                w.step(b, new StepContext(i, 0, 0, 1, i));
+                if (Boolean.getBoolean("bench.count-misses") && i == 0) {
+                    var cache = new io.robustok.tokenizer.MissCounter.Counting(true);
+                    io.robustok.tokenizer.MissCounter.install(w.rar().sameDiff(), cache);
+                    counter = cache.counter;
+                }
+            }
+            if (counter != null) counter.misses.clear();
             int k = Integer.getInteger("bench.steps", Math.max(5, reps * 3));
             double[] tps = new double[k];
             double cpuMin = Double.MAX_VALUE;
             java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            timing[0] = true;
             for (int i = 0; i < k; i++) {
                 long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
                 w.step(b, new StepContext(i, 0, 0, 1, i));
                 tps[i] = 64.0 * t / ((System.nanoTime() - t0) / 1e9);
-                cpuMin = Math.min(cpuMin, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
+                double cpu = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+                if (Boolean.getBoolean("bench.trace"))
+                    System.out.printf("STEP %d %.3f s, CPU %.3f s, resident MB %d, minor faults %d%n", i, 64.0 / (tps[i] / t), cpu,
+                            io.robustok.tokenizer.TokenizerBench.residentMb(), io.robustok.tokenizer.TokenizerBench.minorFaults());
+                cpuMin = Math.min(cpuMin, cpu);
             }
+            timing[0] = false;
+            if (counter != null) {
+                final int steps = k;
+                System.out.printf("PROF misses per step: %.1f arrays%n", counter.misses.values().stream().mapToLong(a -> a[0]).sum() / (double) k);
+                counter.misses.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[1], a.getValue()[1])).limit(20)
+                        .forEach(e -> System.out.printf("PROF MISS %-40s %6.2f per step %8.3f MB per step%n", e.getKey(), e.getValue()[0] / (double) steps, e.getValue()[1] / 1e6 / steps));
+            }
+            long total = prof.values().stream().mapToLong(a -> a[0]).sum();
+            System.out.printf("PROF ops: %.1f ms per step in all%n", total / 1e6 / k);
+            prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(Integer.getInteger("bench.profile-top", 30))
+                    .forEach(e -> System.out.printf("PROF %8.2f ms/step %5.1f calls/step  %s%n", e.getValue()[0] / 1e6 / k, e.getValue()[1] / (double) k, e.getKey()));
             System.out.printf("CPU time of the stepping thread: min %.3f s = %.1f sequences per CPU-second%n", cpuMin, 64 / cpuMin);
             System.out.printf("training T=%d width %d depth %d batch 64 (%,d params): %.0f tokens/s (%.1f sequences/s), runs %s%n",
                     t, width, depth, mt.parameterCount(), median(tps), median(tps) / t, Arrays.toString(tps));
         }
+    }
+
+    /** Time per op name and input shapes, while {@code on[0]}. */
+    static org.nd4j.autodiff.listeners.BaseListener profiler(java.util.Map<String, long[]> prof, boolean[] on) {
+        return new org.nd4j.autodiff.listeners.BaseListener() {
+            long t0;
+
+            @Override
+            public boolean isActive(org.nd4j.autodiff.listeners.Operation op) {
+                return true;
+            }
+
+            @Override
+            public void preOpExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
+                                       org.nd4j.autodiff.samediff.internal.SameDiffOp op, org.nd4j.linalg.api.ops.OpContext ctx) {
+                t0 = System.nanoTime();
+            }
+
+            @Override
+            public void opExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
+                                    org.nd4j.linalg.dataset.api.MultiDataSet b, org.nd4j.autodiff.samediff.internal.SameDiffOp op,
+                                    org.nd4j.linalg.api.ops.OpContext ctx, INDArray[] out) {
+                if (!on[0]) return;
+                long dt = System.nanoTime() - t0;
+                StringBuilder key = new StringBuilder(op.getOp().opName());
+                if (ctx != null) for (INDArray in : ctx.getInputArrays()) key.append(' ').append(in == null ? "-" : Arrays.toString(in.shape()));
+                long[] v = prof.computeIfAbsent(key.toString(), q -> new long[2]);
+                v[0] += dt;
+                v[1]++;
+            }
+        };
     }
 
     private static void sampling(int reps, int width, int depth, int heads, int v, int classes) {

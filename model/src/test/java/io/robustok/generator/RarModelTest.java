@@ -174,13 +174,63 @@ class RarModelTest {
             int[] cond = {cfg.classRow(0), cfg.classRow(2), cfg.nullClassRow()};
             int[][] orders = TokenOrder.sample(3, cfg.tokens(), 0.5, new SplittableRandom(call));
             RarInputs in = RarInputs.of(cfg, x, cond, orders);
-            var ref = rar.sameDiff().calculateGradientsAndOutputs(in.placeholders(cfg, true), java.util.List.of(Rar.LOSS), names);
+            // the graph's own gradients (the embedding tables' are scattered in Java: the test below)
+            java.util.List<String> graphNames = names.stream().filter(n -> !Rar.TABLES.contains(n)).toList();
+            var ref = rar.sameDiff().calculateGradientsAndOutputs(rar.placeholders(in, true), java.util.List.of(Rar.LOSS), graphNames);
             var got = rar.lossAndGradients(in);
             assertEquals(ref.getOutputs().get(Rar.LOSS).getFloat(0), got.getOutputs().get(Rar.LOSS).getFloat(0));
-            for (String n : names) {
+            assertEquals(new java.util.HashSet<>(names), got.getGradients().keySet(), "a gradient for every parameter");
+            for (String n : graphNames) {
                 assertArrayEquals(ref.getGradients().get(n).dup().data().asFloat(), got.getGradients().get(n).dup().data().asFloat(),
                         "gradient of " + n + ", call " + call);
             }
+        }
+    }
+
+    /**
+     * The embedding lookups run in Java: the inputs equal the one-hot matmul into the stacked tables
+     * {@code tok_emb | pos_emb | zero row | target_pos_emb} that the graph used to do, and the tables' gradients equal
+     * that matmul's gradient (one-hot transposed times the gradient of the embeddings), within float rounding.
+     */
+    @Test
+    void javaEmbeddingLookupMatchesTheOneHotMatmulItReplaced() {
+        for (boolean step : new boolean[]{true, false}) {
+            RarConfig cfg = Fixtures.tiny(step);
+            Rar rar = new Rar(cfg, Fixtures.randomParams(cfg, 13));
+            int n = 4, l = cfg.seqLen(), d = cfg.width(), rows = cfg.embeddingRows(), t = cfg.tokens();
+            int[][] x = Fixtures.randomTokens(n, t, cfg.codebookSize(), 17);
+            int[] cond = {cfg.classRow(1), cfg.nullClassRow(), cfg.classRow(0), cfg.classRow(1)};
+            RarInputs in = RarInputs.of(cfg, x, cond, TokenOrder.sample(n, t, 1.0, new SplittableRandom(5)));
+            var params = rar.params();
+            INDArray table = org.nd4j.linalg.factory.Nd4j.concat(0, params.get("tok_emb"), params.get("pos_emb"),
+                    org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, d), params.get("target_pos_emb"));
+            int all = (int) table.size(0);
+            // one-hot rows of [token, position, target] per input position, and of the condition per sequence
+            INDArray ohX = org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, n * l, all);
+            INDArray ohC = org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, n, all);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < l; j++) {
+                    ohX.putScalar(i * l + j, in.ids().getInt(i, j), 1);
+                    ohX.putScalar(i * l + j, rows + in.pos().getInt(i, j), 1);
+                    ohX.putScalar(i * l + j, rows + t + 2 + in.target().getInt(i, j), 1);
+                }
+                ohC.putScalar(i, cond[i], 1);
+            }
+            var ph = rar.placeholders(in, true);
+            assertTrue(ph.get(Rar.EMB_X).reshape(n * l, d).equalsWithEps(ohX.mmul(table), 1e-6), "input embeddings, step " + step);
+            assertTrue(ph.get(Rar.EMB_C).reshape(n, d).equalsWithEps(ohC.mmul(table), 1e-6), "condition embeddings");
+
+            // (SameDiff's own call returns no gradients of placeholders; Backprop's does)
+            var ref = io.robustok.nn.Backprop.run(rar.sameDiff(), ph, java.util.List.of(Rar.LOSS), java.util.List.of(Rar.EMB_X, Rar.EMB_C));
+            INDArray g = ohX.transpose().mmul(ref.getGradients().get(Rar.EMB_X).reshape(n * l, d))
+                    .add(ohC.transpose().mmul(ref.getGradients().get(Rar.EMB_C).reshape(n, d)));
+            var got = rar.lossAndGradients(in).getGradients();
+            INDArray stacked = org.nd4j.linalg.factory.Nd4j.concat(0, got.get("tok_emb"), got.get("pos_emb"),
+                    org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, d), got.get("target_pos_emb"));
+            // the zero row (the start position's target) is a constant: its gradient is dropped
+            g.getRow(rows + t + 2).assign(0);
+            assertTrue(g.amaxNumber().doubleValue() > 1e-4, "the gradient reaches the tables");
+            assertTrue(stacked.equalsWithEps(g, 1e-6), "tables' gradients, step " + step + ": max diff " + stacked.sub(g).amaxNumber());
         }
     }
 }

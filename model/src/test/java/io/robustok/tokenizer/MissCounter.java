@@ -20,7 +20,7 @@ import java.util.TreeMap;
  * the bench ({@link Counting}). {@link #install} puts one into the current thread's session of a graph's gradient
  * function.
  */
-final class MissCounter {
+public final class MissCounter {
     private static final java.lang.reflect.Field ARRAYS, SESSIONS;
 
     static {
@@ -35,7 +35,7 @@ final class MissCounter {
     }
 
     /** Misses by "TYPE[shape]": {count, bytes}. */
-    final Map<String, long[]> misses = new TreeMap<>();
+    public final Map<String, long[]> misses = new TreeMap<>();
 
     long count() {
         return misses.values().stream().mapToLong(v -> v[0]).sum();
@@ -60,7 +60,7 @@ final class MissCounter {
     }
 
     /** Puts {@code cache} into the current thread's session of {@code sd}'s gradient function (after a first call). */
-    static void install(SameDiff sd, SessionMemMgr cache) {
+    public static void install(SameDiff sd, SessionMemMgr cache) {
         try {
             @SuppressWarnings("unchecked")
             Map<Long, InferenceSession> s = (Map<Long, InferenceSession>) SESSIONS.get(sd.getFunction("grad"));
@@ -71,10 +71,10 @@ final class MissCounter {
     }
 
     /** Backprop's cache, counting; with {@code releaseForgotten} false it allocates as ND4J's own cache does. */
-    static final class Counting extends Backprop.TrackingCache {
-        final MissCounter counter = new MissCounter();
+    public static final class Counting extends Backprop.TrackingCache {
+        public final MissCounter counter = new MissCounter();
 
-        Counting(boolean releaseForgotten) {
+        public Counting(boolean releaseForgotten) {
             super(releaseForgotten);
         }
 

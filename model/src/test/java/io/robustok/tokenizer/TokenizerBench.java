@@ -22,7 +22,7 @@ public final class TokenizerBench {
         trainStepThroughput();
     }
 
-    static long residentMb() {
+    public static long residentMb() {
         try {
             return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/statm")).split(" ")[1]) * 4096 / (1 << 20);
         } catch (java.io.IOException | RuntimeException e) {
@@ -30,7 +30,7 @@ public final class TokenizerBench {
         }
     }
 
-    static long minorFaults() {
+    public static long minorFaults() {
         try {
             String st = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
             return Long.parseLong(st.substring(st.lastIndexOf(')') + 2).split(" ")[7]);

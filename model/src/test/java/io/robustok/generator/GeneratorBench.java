@@ -93,7 +93,7 @@ public final class GeneratorBench {
     }
 
     /** Time per op name and input shapes, while {@code on[0]}. */
-    static org.nd4j.autodiff.listeners.BaseListener profiler(java.util.Map<String, long[]> prof, boolean[] on) {
+    public static org.nd4j.autodiff.listeners.BaseListener profiler(java.util.Map<String, long[]> prof, boolean[] on) {
         return new org.nd4j.autodiff.listeners.BaseListener() {
             long t0;
 

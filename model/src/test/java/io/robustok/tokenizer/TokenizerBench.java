@@ -64,21 +64,8 @@ public final class TokenizerBench {
         }
         TokenizerWorker w = new TokenizerWorker(c, 0);
         java.util.Map<String, long[]> prof = new java.util.TreeMap<>();
-        if (Boolean.getBoolean("bench.profile")) {
-            w.recGraph().addListeners(new org.nd4j.autodiff.listeners.BaseListener() {
-                long t0;
-                @Override public boolean isActive(org.nd4j.autodiff.listeners.Operation op) { return true; }
-                @Override public void preOpExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
-                        org.nd4j.autodiff.samediff.internal.SameDiffOp op, org.nd4j.linalg.api.ops.OpContext ctx) { t0 = System.nanoTime(); }
-                @Override public void opExecution(org.nd4j.autodiff.samediff.SameDiff sd, org.nd4j.autodiff.listeners.At at,
-                        org.nd4j.linalg.dataset.api.MultiDataSet b, org.nd4j.autodiff.samediff.internal.SameDiffOp op,
-                        org.nd4j.linalg.api.ops.OpContext ctx, org.nd4j.linalg.api.ndarray.INDArray[] out) {
-                    long[] v = prof.computeIfAbsent(op.getOp().opName(), k -> new long[2]);
-                    v[0] += System.nanoTime() - t0;
-                    v[1]++;
-                }
-            });
-        }
+        boolean[] timing = {false};
+        if (Boolean.getBoolean("bench.profile")) w.recGraph().addListeners(io.robustok.generator.GeneratorBench.profiler(prof, timing));
         INDArray x = TokenizerTrainingTest.images(batch, size, 1);
         ImageBatch b = new ImageBatch(x, null);
         int warm = Integer.getInteger("bench.warmup", paper ? 1 : 10), runs = Integer.getInteger("bench.steps", paper ? 3 : 40);
@@ -86,6 +73,7 @@ public final class TokenizerBench {
         MissCounter counter = null;
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int s = 0; s < warm + runs; s++) {
+            timing[0] = s >= warm;
             long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
             w.step(b, new StepContext(s, (int) epoch, epoch, 1.0, s));
             if (Boolean.getBoolean("bench.count-misses") && s == 0) {
@@ -121,7 +109,7 @@ public final class TokenizerBench {
         Arrays.sort(t);
         Arrays.sort(cpu);
         prof.entrySet().stream().sorted((a, bb) -> Long.compare(bb.getValue()[0], a.getValue()[0])).limit(Integer.getInteger("bench.profile-top", 15))
-                .forEach(e -> System.out.printf("PROF %-28s %8.1f ms %6d calls%n", e.getKey(), e.getValue()[0] / 1e6, e.getValue()[1]));
+                .forEach(e -> System.out.printf("PROF %8.2f ms/step %5.1f calls/step  %s%n", e.getValue()[0] / 1e6 / runs, e.getValue()[1] / (double) runs, e.getKey()));
         double med = t[runs / 2];
         System.out.printf("BENCH size=%d patch=%d width=%d batch=%d gan=%s all-losses=%s params=%d: median step %.3f s = %.4g images/s = %.3f s/image (min %.3f max %.3f; mean %.3f s = %.4g images/s); "
                         + "CPU time of the stepping thread: median %.3f s = %.1f images/s per CPU-second, min %.3f s = %.1f%n",

@@ -6,8 +6,9 @@
 #   libopenblas0-pthread (without it torch runs on the reference BLAS, ~10x slower: twins.py warns);
 #   without it the PyTorch column is skipped with a message. Env: STEPS (Java/PyTorch timed steps), PY (python),
 #   OURS_CLASSES (a classes directory put first on the Java classpath, e.g. a build of an older commit: before/after),
-#   JAVA_GC (the Java side's collector options; default "-XX:+UseParallelGC -Xmn512m" as bin/robustok, empty: the
-#   JVM's G1).
+#   ND4J_MAXPHYSICALBYTES (JavaCPP collects garbage above it; default 0, off; builds from before ResidentSizeWatch
+#   need it at paper scale, e.g. 16g, or their dead buffers pile up to an out-of-memory kill), JAVA_GC (the Java
+#   side's collector options; default "-XX:+UseParallelGC -Xmn512m" as bin/robustok, empty: the JVM's G1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:?usage: bench/torch/compare.sh tokenizer|generator|paper|inception [threads ...]}
@@ -25,7 +26,7 @@ mvn -B -o -q install -pl .,core -DskipTests
 mvn -B -o -q -pl "$module" test-compile
 mvn -B -o -q -pl "$module" dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/compare.cp >/dev/null
 # the collector bin/robustok runs (JAVA_GC= empty: the JVM's default, G1)
-JAVA=(java --add-modules=jdk.incubator.vector -Xmx3g ${JAVA_GC--XX:+UseParallelGC -Xmn512m} -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=0
+JAVA=(java --add-modules=jdk.incubator.vector -Xmx3g ${JAVA_GC--XX:+UseParallelGC -Xmn512m} -Dorg.bytedeco.javacpp.platform.extension=${ND4J_EXTENSION--onednn} -Dorg.bytedeco.javacpp.maxbytes=12g -Dorg.bytedeco.javacpp.maxphysicalbytes=${ND4J_MAXPHYSICALBYTES:-0}
   -cp "${OURS_CLASSES:+$OURS_CLASSES:}$module/target/classes:$module/target/test-classes:$(cat $module/target/compare.cp)")
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then

@@ -15,7 +15,8 @@ import java.util.Arrays;
  * written to a temporary directory; timed at epoch 60 (GAN on, discriminator past its warm-up). The same step in
  * PyTorch: {@code model/src/test/python/reference.py bench}. Diagnostics: {@code -Dbench.trace=true} prints every
  * step's time, the process's resident size and its minor page faults as it goes; {@code -Dbench.count-misses=true}
- * counts the allocations the training graph's array cache could not serve, by shape, per timed step.
+ * counts the allocations the training graph's array cache could not serve, by shape, per timed step;
+ * {@code -Dbench.workers=2} runs two workers at once in this JVM, as the demo's local[*] trainer does.
  */
 public final class TokenizerBench {
     public static void main(String[] args) throws java.io.IOException {
@@ -37,6 +38,66 @@ public final class TokenizerBench {
         } catch (java.io.IOException | RuntimeException e) {
             return -1;
         }
+    }
+
+    /**
+     * {@code -Dbench.workers=N}: N workers, each with its own model and batch, stepping in N threads of this JVM at once,
+     * as local[*] runs the trainer's workers in the driver (bin/robustok: one OpenMP thread each). Per worker: median
+     * step and thread CPU time; in all: images/s summed over the workers.
+     */
+    static void concurrentWorkers(TokenizerConfig c, int workers, int batch, int size, double epoch) {
+        int warm = Integer.getInteger("bench.warmup", 10), runs = Integer.getInteger("bench.steps", 40);
+        double[][] t = new double[workers][runs], cpu = new double[workers][runs];
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(workers);
+        Thread[] threads = new Thread[workers];
+        RuntimeException[] failed = new RuntimeException[1];
+        long[] wall = new long[2];
+        for (int k = 0; k < workers; k++) {
+            int id = k;
+            threads[k] = new Thread(() -> {
+                try {
+                    TokenizerWorker w = new TokenizerWorker(c, 0);
+                    ImageBatch b = new ImageBatch(TokenizerTrainingTest.images(batch, size, 1 + id), null);
+                    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+                    for (int s = 0; s < warm + runs; s++) {
+                        if (s == warm) {
+                            start.await();
+                            if (id == 0) wall[0] = System.nanoTime();
+                        }
+                        long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
+                        w.step(b, new StepContext(s, (int) epoch, epoch, 1.0, s));
+                        if (s >= warm) {
+                            t[id][s - warm] = (System.nanoTime() - t0) / 1e9;
+                            cpu[id][s - warm] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+                        }
+                    }
+                    if (id == 0) wall[1] = System.nanoTime();
+                } catch (Exception e) {
+                    failed[0] = new IllegalStateException("worker " + id + " failed", e);
+                }
+            }, "bench-worker-" + k);
+            threads[k].start();
+        }
+        for (Thread th : threads) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        if (failed[0] != null) throw failed[0];
+        double total = 0;
+        for (int k = 0; k < workers; k++) {
+            double mean = Arrays.stream(t[k]).average().orElse(Double.NaN);
+            Arrays.sort(t[k]);
+            Arrays.sort(cpu[k]);
+            total += batch / mean;
+            System.out.printf("WORKER %d: median step %.3f s, mean %.3f s = %.1f images/s; CPU time median %.3f s%n",
+                    k, t[k][runs / 2], mean, batch / mean, cpu[k][runs / 2]);
+        }
+        System.out.printf("BENCH workers=%d batch=%d: %.1f images/s in all (sum of the workers' means), %.1f per worker; worker 0's %d steps in %.1f s%n",
+                workers, batch, total, total / workers, runs, (wall[1] - wall[0]) / 1e9);
     }
 
     static void trainStepThroughput() throws java.io.IOException {
@@ -61,6 +122,11 @@ public final class TokenizerBench {
             c = c.withGan(56, 2.4e-4, LatentPerturbation.Schedule.paper()).withWeights(PaperWeights.lpips(dir), PaperWeights.dinov2(dir),
                     PaperWeights.dino(dir), "dino", true);
             epoch = 60;
+        }
+        int workers = Integer.getInteger("bench.workers", 1);
+        if (workers > 1) {
+            concurrentWorkers(c, workers, batch, size, epoch);
+            return;
         }
         TokenizerWorker w = new TokenizerWorker(c, 0);
         java.util.Map<String, long[]> prof = new java.util.TreeMap<>();

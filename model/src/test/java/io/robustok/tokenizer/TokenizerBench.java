@@ -45,8 +45,7 @@ public final class TokenizerBench {
      * as local[*] runs the trainer's workers in the driver (bin/robustok: one OpenMP thread each). Per worker: median
      * step and thread CPU time; in all: images/s summed over the workers.
      */
-    static void concurrentWorkers(TokenizerConfig c, int workers, int batch, int size, double epoch) {
-        int warm = Integer.getInteger("bench.warmup", 10), runs = Integer.getInteger("bench.steps", 40);
+    static void concurrentWorkers(TokenizerConfig c, int workers, int batch, int size, double epoch, int warm, int runs) {
         double[][] t = new double[workers][runs], cpu = new double[workers][runs];
         java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(workers);
         Thread[] threads = new Thread[workers];
@@ -74,6 +73,7 @@ public final class TokenizerBench {
                     if (id == 0) wall[1] = System.nanoTime();
                 } catch (Exception e) {
                     failed[0] = new IllegalStateException("worker " + id + " failed", e);
+                    start.reset(); // the others, waiting at the barrier or yet to reach it, stop instead of waiting forever
                 }
             }, "bench-worker-" + k);
             threads[k].start();
@@ -123,9 +123,10 @@ public final class TokenizerBench {
                     PaperWeights.dino(dir), "dino", true);
             epoch = 60;
         }
+        int warm = Integer.getInteger("bench.warmup", paper ? 1 : 10), runs = Integer.getInteger("bench.steps", paper ? 3 : 40);
         int workers = Integer.getInteger("bench.workers", 1);
         if (workers > 1) {
-            concurrentWorkers(c, workers, batch, size, epoch);
+            concurrentWorkers(c, workers, batch, size, epoch, warm, runs);
             return;
         }
         TokenizerWorker w = new TokenizerWorker(c, 0);
@@ -134,7 +135,6 @@ public final class TokenizerBench {
         if (Boolean.getBoolean("bench.profile")) w.recGraph().addListeners(io.robustok.generator.GeneratorBench.profiler(prof, timing));
         INDArray x = TokenizerTrainingTest.images(batch, size, 1);
         ImageBatch b = new ImageBatch(x, null);
-        int warm = Integer.getInteger("bench.warmup", paper ? 1 : 10), runs = Integer.getInteger("bench.steps", paper ? 3 : 40);
         double[] t = new double[runs], cpu = new double[runs];
         MissCounter counter = null;
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
